@@ -1,0 +1,177 @@
+package llama
+
+import (
+	"fmt"
+
+	"github.com/smt-go/smt/pkg/backend"
+)
+
+// LayerActs are the activations of one layer for a batch of N = B·T tokens.
+// The training forward keeps one per layer for the backward; inference
+// shares one set between layers.
+type LayerActs struct {
+	In    backend.Buf // [N, D] layer input (residual stream)
+	LN1   backend.Buf // [N, D] input_layernorm output (input of q, k, v)
+	Rstd1 backend.Buf // [N] its 1/rms
+	Q     backend.Buf // [N, H·HD] queries after RoPE
+	K     backend.Buf // [N, KV·HD] keys after RoPE
+	V     backend.Buf // [N, KV·HD] values
+	Att   backend.Buf // [N, H·HD] attention output (input of o_proj)
+	LSE   backend.Buf // [B, H, T] log-sum-exp of the attention scores
+	Mid   backend.Buf // [N, D] residual after attention
+	LN2   backend.Buf // [N, D] post_attention_layernorm output
+	Rstd2 backend.Buf // [N]
+	Gate  backend.Buf // [N, F] gate_proj output
+	Up    backend.Buf // [N, F] up_proj output
+	Act   backend.Buf // [N, F] silu(gate)·up (input of down_proj)
+	Out   backend.Buf // [N, D] layer output = next layer's In
+}
+
+// Acts holds the activations of a batch of B sequences of T tokens.
+type Acts struct {
+	B, T   int
+	Layers []LayerActs
+	LNF    backend.Buf // [N, D] final norm output
+	RstdF  backend.Buf // [N]
+	Logits backend.Buf // [N, V]
+	Pos    []int32     // [N] position of each token (t for token t of a sequence)
+	saved  bool
+}
+
+// N is the number of tokens in the batch.
+func (a *Acts) N() int { return a.B * a.T }
+
+// NewActs allocates activations for batches of B×T tokens. With save, every
+// layer keeps its own buffers (what the backward needs); without, the layers
+// share one set (inference).
+func (m *Model) NewActs(B, T int, save bool) *Acts {
+	c, be := m.Cfg, m.BE
+	N, D, F, QD, KD := B*T, c.HiddenSize, c.IntermediateSize, c.QDim(), c.KVDim()
+	dt := be.DType()
+	alloc := func(n int) backend.Buf { return be.Alloc(dt, n) }
+	a := &Acts{B: B, T: T, Layers: make([]LayerActs, c.NumHiddenLayers), saved: save}
+	newLayer := func() LayerActs {
+		return LayerActs{
+			LN1: alloc(N * D), Rstd1: alloc(N), Q: alloc(N * QD), K: alloc(N * KD), V: alloc(N * KD),
+			Att: alloc(N * QD), LSE: alloc(B * c.NumAttentionHeads * T), Mid: alloc(N * D),
+			LN2: alloc(N * D), Rstd2: alloc(N), Gate: alloc(N * F), Up: alloc(N * F), Act: alloc(N * F),
+		}
+	}
+	shared := newLayer()
+	res := []backend.Buf{alloc(N * D)}
+	for l := range a.Layers {
+		if save {
+			a.Layers[l] = newLayer()
+			res = append(res, alloc(N*D))
+		} else {
+			a.Layers[l] = shared
+			if l < 1 {
+				res = append(res, alloc(N*D))
+			} else {
+				res = append(res, res[l-1]) // ping-pong between two buffers
+			}
+		}
+		a.Layers[l].In, a.Layers[l].Out = res[l], res[l+1]
+	}
+	a.LNF, a.RstdF, a.Logits = alloc(N*D), alloc(N), alloc(N*c.VocabSize)
+	a.Pos = make([]int32, N)
+	for i := range a.Pos {
+		a.Pos[i] = int32(i % T)
+	}
+	m.EnsureRoPE(T)
+	return a
+}
+
+// linear computes out [N, outF] = in [N, inF] · Wᵀ, with W [outF, inF];
+// beta = 1 adds to out.
+func (m *Model) linear(out, in, w backend.Buf, N, outF, inF int, beta float32) {
+	m.BE.MatMul(false, true, N, outF, inF, 1, in, inF, w, inF, beta, out, outF)
+}
+
+// Forward runs the model on ids [B·T] (B sequences of T tokens) and leaves
+// the logits in a.Logits.
+func (m *Model) Forward(a *Acts, ids []int32) {
+	if len(ids) != a.N() {
+		panic(fmt.Sprintf("llama: forward of %d ids with activations for %d×%d", len(ids), a.B, a.T))
+	}
+	c, be := m.Cfg, m.BE
+	N, D := a.N(), c.HiddenSize
+	be.Embedding(a.Layers[0].In, m.W(Embed, 0), ids, D)
+	s := backend.AttnShape{B: a.B, Tq: a.T, Tk: a.T, H: c.NumAttentionHeads, KV: c.KVHeads(), HD: c.HeadSize(), Scale: m.Scale()}
+	for l := range a.Layers {
+		la := &a.Layers[l]
+		m.attnIn(l, la, N, a.Pos)
+		be.Attention(la.Att, la.LSE, la.Q, la.K, la.V, s)
+		m.attnOut(l, la, N)
+		m.mlp(l, la, N)
+	}
+	m.head(a.LNF, a.RstdF, a.Logits, a.Layers[len(a.Layers)-1].Out, N)
+}
+
+// attnIn: LN1 = rmsnorm(In); Q, K, V = LN1·W{q,k,v}ᵀ; RoPE on Q and K.
+func (m *Model) attnIn(l int, la *LayerActs, N int, pos []int32) {
+	c, be := m.Cfg, m.BE
+	D, QD, KD, HD := c.HiddenSize, c.QDim(), c.KVDim(), c.HeadSize()
+	be.RMSNorm(la.LN1, la.Rstd1, la.In, m.W(AttnNorm, l), N, D, float32(c.RMSNormEps))
+	m.linear(la.Q, la.LN1, m.W(Q, l), N, QD, D, 0)
+	m.linear(la.K, la.LN1, m.W(K, l), N, KD, D, 0)
+	m.linear(la.V, la.LN1, m.W(V, l), N, KD, D, 0)
+	be.RoPE(la.Q, pos, m.ropeCos, m.ropeSin, N, c.NumAttentionHeads, HD, false)
+	be.RoPE(la.K, pos, m.ropeCos, m.ropeSin, N, c.KVHeads(), HD, false)
+}
+
+// attnOut: Mid = In + Att·Woᵀ.
+func (m *Model) attnOut(l int, la *LayerActs, N int) {
+	c := m.Cfg
+	D := c.HiddenSize
+	m.BE.Copy2D(la.Mid, D, la.In, D, N, D)
+	m.linear(la.Mid, la.Att, m.W(O, l), N, D, c.QDim(), 1)
+}
+
+// mlp: LN2 = rmsnorm(Mid); Act = silu(LN2·Wgateᵀ)·(LN2·Wupᵀ);
+// Out = Mid + Act·Wdownᵀ.
+func (m *Model) mlp(l int, la *LayerActs, N int) {
+	c, be := m.Cfg, m.BE
+	D, F := c.HiddenSize, c.IntermediateSize
+	be.RMSNorm(la.LN2, la.Rstd2, la.Mid, m.W(MLPNorm, l), N, D, float32(c.RMSNormEps))
+	m.linear(la.Gate, la.LN2, m.W(Gate, l), N, F, D, 0)
+	m.linear(la.Up, la.LN2, m.W(Up, l), N, F, D, 0)
+	be.SwiGLU(la.Act, la.Gate, la.Up, N*F)
+	be.Copy2D(la.Out, D, la.Mid, D, N, D)
+	m.linear(la.Out, la.Act, m.W(Down, l), N, D, F, 1)
+}
+
+// head: lnf = rmsnorm(x); logits = lnf·Wheadᵀ.
+func (m *Model) head(lnf, rstd, logits, x backend.Buf, N int) {
+	c := m.Cfg
+	m.BE.RMSNorm(lnf, rstd, x, m.W(FinalNorm, 0), N, c.HiddenSize, float32(c.RMSNormEps))
+	m.linear(logits, lnf, m.W(Head, 0), N, c.VocabSize, c.HiddenSize, 0)
+}
+
+// Loss computes the mean cross-entropy of a.Logits against targets [N]
+// (target < 0: not counted). With grad, the logits are replaced by the
+// gradient of the mean loss. It returns the mean loss and the number of
+// counted targets.
+func (m *Model) Loss(a *Acts, targets []int32, grad bool) (float64, int) {
+	N := a.N()
+	losses := make([]float32, N)
+	count := 0
+	for _, t := range targets {
+		if t >= 0 {
+			count++
+		}
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	var gs float32
+	if grad {
+		gs = 1 / float32(count)
+	}
+	m.BE.CrossEntropy(a.Logits, targets, N, m.Cfg.VocabSize, gs, losses)
+	var sum float64
+	for _, l := range losses {
+		sum += float64(l)
+	}
+	return sum / float64(count), count
+}
