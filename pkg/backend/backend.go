@@ -172,6 +172,12 @@ type Backend interface {
 
 	// Add: out = a + b over n values (out may alias a or b).
 	Add(out, a, b Buf, n int)
+	// AddAbs: out = a + |b| over n values (out may alias a), for
+	// accumulating absolute gradients.
+	AddAbs(out, a, b Buf, n int)
+	// Cast copies n values from src to dst, converting between the buffers'
+	// element types (rounding to nearest even when narrowing).
+	Cast(dst, src Buf, n int)
 	// Scale multiplies n values of x by s in place.
 	Scale(x Buf, s float32, n int)
 	// SumSquares returns Σ x² over n values, accumulated in float64.

@@ -6,82 +6,6 @@ import (
 	"github.com/smt-go/smt/pkg/backend"
 )
 
-// LayerActs are the activations of one layer for a batch of N = B·T tokens.
-// The training forward keeps one per layer for the backward; inference
-// shares one set between layers.
-type LayerActs struct {
-	In    backend.Buf // [N, D] layer input (residual stream)
-	LN1   backend.Buf // [N, D] input_layernorm output (input of q, k, v)
-	Rstd1 backend.Buf // [N] its 1/rms
-	Q     backend.Buf // [N, H·HD] queries after RoPE
-	K     backend.Buf // [N, KV·HD] keys after RoPE
-	V     backend.Buf // [N, KV·HD] values
-	Att   backend.Buf // [N, H·HD] attention output (input of o_proj)
-	LSE   backend.Buf // [B, H, T] log-sum-exp of the attention scores
-	Mid   backend.Buf // [N, D] residual after attention
-	LN2   backend.Buf // [N, D] post_attention_layernorm output
-	Rstd2 backend.Buf // [N]
-	Gate  backend.Buf // [N, F] gate_proj output
-	Up    backend.Buf // [N, F] up_proj output
-	Act   backend.Buf // [N, F] silu(gate)·up (input of down_proj)
-	Out   backend.Buf // [N, D] layer output = next layer's In
-}
-
-// Acts holds the activations of a batch of B sequences of T tokens.
-type Acts struct {
-	B, T   int
-	Layers []LayerActs
-	LNF    backend.Buf // [N, D] final norm output
-	RstdF  backend.Buf // [N]
-	Logits backend.Buf // [N, V]
-	Pos    []int32     // [N] position of each token (t for token t of a sequence)
-	saved  bool
-}
-
-// N is the number of tokens in the batch.
-func (a *Acts) N() int { return a.B * a.T }
-
-// NewActs allocates activations for batches of B×T tokens. With save, every
-// layer keeps its own buffers (what the backward needs); without, the layers
-// share one set (inference).
-func (m *Model) NewActs(B, T int, save bool) *Acts {
-	c, be := m.Cfg, m.BE
-	N, D, F, QD, KD := B*T, c.HiddenSize, c.IntermediateSize, c.QDim(), c.KVDim()
-	dt := be.DType()
-	alloc := func(n int) backend.Buf { return be.Alloc(dt, n) }
-	a := &Acts{B: B, T: T, Layers: make([]LayerActs, c.NumHiddenLayers), saved: save}
-	newLayer := func() LayerActs {
-		return LayerActs{
-			LN1: alloc(N * D), Rstd1: alloc(N), Q: alloc(N * QD), K: alloc(N * KD), V: alloc(N * KD),
-			Att: alloc(N * QD), LSE: alloc(B * c.NumAttentionHeads * T), Mid: alloc(N * D),
-			LN2: alloc(N * D), Rstd2: alloc(N), Gate: alloc(N * F), Up: alloc(N * F), Act: alloc(N * F),
-		}
-	}
-	shared := newLayer()
-	res := []backend.Buf{alloc(N * D)}
-	for l := range a.Layers {
-		if save {
-			a.Layers[l] = newLayer()
-			res = append(res, alloc(N*D))
-		} else {
-			a.Layers[l] = shared
-			if l < 1 {
-				res = append(res, alloc(N*D))
-			} else {
-				res = append(res, res[l-1]) // ping-pong between two buffers
-			}
-		}
-		a.Layers[l].In, a.Layers[l].Out = res[l], res[l+1]
-	}
-	a.LNF, a.RstdF, a.Logits = alloc(N*D), alloc(N), alloc(N*c.VocabSize)
-	a.Pos = make([]int32, N)
-	for i := range a.Pos {
-		a.Pos[i] = int32(i % T)
-	}
-	m.EnsureRoPE(T)
-	return a
-}
-
 // linear computes out [N, outF] = in [N, inF] · Wᵀ, with W [outF, inF];
 // beta = 1 adds to out.
 func (m *Model) linear(out, in, w backend.Buf, N, outF, inF int, beta float32) {
@@ -113,6 +37,7 @@ func (m *Model) attnIn(l int, la *LayerActs, N int, pos []int32) {
 	c, be := m.Cfg, m.BE
 	D, QD, KD, HD := c.HiddenSize, c.QDim(), c.KVDim(), c.HeadSize()
 	be.RMSNorm(la.LN1, la.Rstd1, la.In, m.W(AttnNorm, l), N, D, float32(c.RMSNormEps))
+	la.ln1Cols.save(be, la.LN1, N, D)
 	m.linear(la.Q, la.LN1, m.W(Q, l), N, QD, D, 0)
 	m.linear(la.K, la.LN1, m.W(K, l), N, KD, D, 0)
 	m.linear(la.V, la.LN1, m.W(V, l), N, KD, D, 0)
@@ -136,7 +61,9 @@ func (m *Model) mlp(l int, la *LayerActs, N int) {
 	be.RMSNorm(la.LN2, la.Rstd2, la.Mid, m.W(MLPNorm, l), N, D, float32(c.RMSNormEps))
 	m.linear(la.Gate, la.LN2, m.W(Gate, l), N, F, D, 0)
 	m.linear(la.Up, la.LN2, m.W(Up, l), N, F, D, 0)
+	la.ln2Cols.save(be, la.LN2, N, D)
 	be.SwiGLU(la.Act, la.Gate, la.Up, N*F)
+	la.actCols.save(be, la.Act, N, F)
 	be.Copy2D(la.Out, D, la.Mid, D, N, D)
 	m.linear(la.Out, la.Act, m.W(Down, l), N, D, F, 1)
 }

@@ -174,11 +174,15 @@ func NewLayout(c *Config) *Layout {
 
 // Get returns the tensor of a kind in a layer (layer is ignored for the
 // embedding, final norm and head; a tied head returns the embedding).
-func (l *Layout) Get(k Kind, layer int) *Tensor {
+func (l *Layout) Get(k Kind, layer int) *Tensor { return &l.Tensors[l.Index(k, layer)] }
+
+// Index returns the position in Tensors of a kind's tensor in a layer (a
+// tied head gives the embedding's index).
+func (l *Layout) Index(k Kind, layer int) int {
 	if k.PerLayer() {
-		return &l.Tensors[l.perLyr[layer][k]]
+		return l.perLyr[layer][k]
 	}
-	return &l.Tensors[l.global[k]]
+	return l.global[k]
 }
 
 // ByName returns the tensor with a Hugging Face name.

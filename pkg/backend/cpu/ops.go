@@ -333,3 +333,23 @@ func (be *Backend[T]) BlockGrad(dst backend.Buf, beta float32, dy backend.Buf, l
 		be.MatMul(true, false, S, S, N, 1, a, ldy, b, ldx, beta, c, S)
 	}
 }
+
+// AddAbs implements backend.Backend.
+func (be *Backend[T]) AddAbs(out, a, b backend.Buf, n int) {
+	o, as, bs := Data[T](out), Data[T](a), Data[T](b)
+	be.parFor(n, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := bs[i]
+			if v < 0 {
+				v = -v
+			}
+			o[i] = as[i] + v
+		}
+	})
+}
+
+// Cast implements backend.Backend: on the CPU every buffer holds T, so it
+// is a copy.
+func (be *Backend[T]) Cast(dst, src backend.Buf, n int) {
+	copy(Data[T](dst)[:n], Data[T](src)[:n])
+}

@@ -72,16 +72,17 @@ def rotate_half(x):
 
 
 def forward(cfg, W, ids):
-    """Logits [B, T, V] in float64 for ids [B, T]."""
+    """Logits [B, T, V] for ids [B, T], in the weights' dtype."""
     B, T = ids.shape
     D, H, KV, hd = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     eps = cfg["rms_norm_eps"]
     pos = torch.arange(T, dtype=torch.float32)
     freqs = torch.outer(pos, inv_freq(cfg))  # float32 angles, as HF
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos().double(), emb.sin().double()  # [T, hd]
+    dt = W["model.embed_tokens.weight"].dtype  # float64 for references, float32 for the AdamW run
+    cos, sin = emb.cos().to(dt), emb.sin().to(dt)  # [T, hd]
     x = W["model.embed_tokens.weight"][ids]
-    mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
+    mask = torch.full((T, T), float("-inf"), dtype=dt).triu(1)
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
@@ -154,6 +155,65 @@ CONFIGS = {
 
 BATCHES = [(1, 1), (2, 7), (3, 33), (1, 96)]
 
+# Training fixture: one masked batch, the loss and every parameter's
+# gradient, then AdamW steps with gradient clipping on the same batch.
+TRAIN = dict(model="tiny-gqa", B=3, T=12, lr=3e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, clip=1.0, steps=5)
+
+
+def train_fixture():
+    name = TRAIN["model"]
+    d = os.path.join(HERE, name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    W = {}
+    from_file = load_safetensors(os.path.join(d, "model.safetensors"))
+    gen = torch.Generator().manual_seed(99)
+    B, T = TRAIN["B"], TRAIN["T"]
+    ids = torch.randint(0, cfg["vocab_size"], (B, T), generator=gen)
+    labels = ids.clone()
+    for b, p in enumerate([3, 0, 7]):
+        labels[b, :p] = -100
+    params = {k: v.double().clone().requires_grad_(True) for k, v in from_file.items()}
+    loss = loss_fn(forward(cfg, params, ids), labels)
+    loss.backward()
+    out = {"ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
+    for k, v in params.items():
+        out["grad." + k] = v.grad.float()
+    # AdamW steps in float32, as the Go trainer runs them.
+    p32 = {k: v.float().clone().requires_grad_(True) for k, v in from_file.items()}
+    opt = torch.optim.AdamW(list(p32.values()), lr=TRAIN["lr"], betas=TRAIN["betas"], eps=TRAIN["eps"],
+                            weight_decay=TRAIN["weight_decay"])
+    losses, norms = [], []
+    for _ in range(TRAIN["steps"]):
+        opt.zero_grad()
+        l = loss_fn(forward(cfg, p32, ids), labels)
+        l.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(list(p32.values()), TRAIN["clip"])))
+        opt.step()
+        losses.append(float(l))
+    out["adamw.losses"] = torch.tensor(losses, dtype=torch.float64)
+    out["adamw.grad_norms"] = torch.tensor(norms, dtype=torch.float64)
+    for k, v in p32.items():
+        out["adamw.final." + k] = v.detach()
+    meta = {k: json.dumps(v) for k, v in TRAIN.items()}
+    save_safetensors(os.path.join(d, "train.safetensors"), out, meta)
+    print(name, "training fixture written")
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        assert v["dtype"] == "F32"
+        out[k] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(v["shape"])
+    return out
+
 
 def main():
     for name, c in CONFIGS.items():
@@ -182,6 +242,7 @@ def main():
                 exp[f"b{i}.loss"] = loss_fn(logits, labels).reshape(1)
         save_safetensors(os.path.join(out, "expected.safetensors"), exp, {"batches": json.dumps(BATCHES)})
         print(name, "written")
+    train_fixture()
 
 
 if __name__ == "__main__":
