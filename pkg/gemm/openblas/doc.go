@@ -1,0 +1,16 @@
+// Package openblas calls OpenBLAS's cblas_sgemm, loaded at run time with
+// github.com/ebitengine/purego, so binaries built with CGO_ENABLED=0 can
+// use OpenBLAS when it is installed and still run where it is not.
+//
+// OpenBLAS built with DYNAMIC_ARCH (as Debian's is) picks its kernels in
+// the library constructor, reading the C environment variable
+// OPENBLAS_CORETYPE. Some machines set OPENBLAS_CORETYPE=Haswell globally
+// (to work around old OpenBLAS builds), which makes OpenBLAS use AVX2
+// kernels on AVX-512 CPUs at about half speed. Load therefore removes
+// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the C environment (libc's
+// environ, through libc's unsetenv called with purego — os.Unsetenv does
+// not reliably reach it) before it loads the library, unless
+// SMT_KEEP_OPENBLAS_CORETYPE=1 is set. Go's own copy of the environment,
+// which child processes inherit, is left unchanged. (*Lib).CoreName reports
+// the kernel family OpenBLAS chose.
+package openblas
