@@ -86,6 +86,10 @@ type fixture struct {
 		IDs        []int32 `json:"ids"`
 		Decoded    *string `json:"decoded"`
 		DecodedBOS *string `json:"decoded_bos"`
+		// Hugging Face fixtures: add_special_tokens=True ids and the
+		// decoding with special tokens.
+		IDsSpecial     []int32 `json:"ids_special"`
+		DecodedSpecial *string `json:"decoded_special"`
 	} `json:"hard"`
 	HFSlow []struct {
 		Name string  `json:"name"`
@@ -240,6 +244,16 @@ func checkHard(t *testing.T, tk *Tokenizer, fx *fixture, opts EncodeOptions, ski
 				t.Errorf("hard string %s: Decode(%v) = %q, want %q", h.Name, truncIDs(h.IDs), trunc(got), trunc(*h.Decoded))
 			}
 		}
+		if h.IDsSpecial != nil {
+			if got := tk.Encode(h.Text, tk.DefaultOptions()); !slices.Equal(got, h.IDsSpecial) {
+				t.Errorf("hard string %s with DefaultOptions %+v:\n got  %v\n want %v", h.Name, tk.DefaultOptions(), truncIDs(got), truncIDs(h.IDsSpecial))
+			}
+		}
+		if h.DecodedSpecial != nil {
+			if got := tk.DecodeWith(h.IDs, DecodeOptions{Special: true}); got != *h.DecodedSpecial {
+				t.Errorf("hard string %s: DecodeWith(Special) = %q, want %q", h.Name, trunc(got), trunc(*h.DecodedSpecial))
+			}
+		}
 		if h.DecodedBOS != nil {
 			in := append([]int32{tk.BOS()}, h.IDs...)
 			if got := tk.Decode(in); got != *h.DecodedBOS {
@@ -339,5 +353,30 @@ func checkHFSlow(t *testing.T, tk *Tokenizer, fx *fixture) {
 		if !slices.Equal(got, h.IDs) {
 			t.Errorf("ParseSpecial %s %q:\n got  %v\n want %v (slow LlamaTokenizer, legacy)", h.Name, h.Text, got, h.IDs)
 		}
+	}
+}
+
+// TestHFFixtures compares with transformers.js on the real LLaMA-3 and
+// Mistral tokenizer.json files and on LLaMA-2's tokenizer.json, which
+// scripts/tokenizer/gen_llama3_fixture.sh fetches with npm (they may not be
+// committed). Special tokens in the text are parsed, as Hugging Face does.
+func TestHFFixtures(t *testing.T) {
+	cases := []struct{ name, env, rel, fixture string }{
+		{"llama3", "SMT_LLAMA3_TOKENIZER", "llama3/tokenizer.json", "hf_llama3.json.gz"},
+		{"mistral", "SMT_MISTRAL_TOKENIZER", "mistral/tokenizer.json", "hf_mistral.json.gz"},
+		{"llama2", "SMT_LLAMA2_TOKENIZER_JSON", "llama2-hf/tokenizer.json", "hf_llama2.json.gz"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := sharedData(t)
+			p := refFile(t, c.env, c.rel)
+			fx := readFixture(t, c.fixture)
+			texts := sourceStrings(t, data, fx)
+			tk := loadT(t, filepath.Dir(p))
+			if n := checkSources(t, tk, fx, texts, EncodeOptions{ParseSpecial: true}); n != len(texts) {
+				t.Errorf("%d of %d source strings differ", len(texts)-n, len(texts))
+			}
+			checkHard(t, tk, fx, EncodeOptions{ParseSpecial: true}, nil)
+		})
 	}
 }
