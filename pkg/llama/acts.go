@@ -67,7 +67,10 @@ type Acts struct {
 	// Bytes is the size of the saved activations (what the backward reads),
 	// and ScratchBytes of the buffers shared between layers.
 	Bytes, ScratchBytes int64
+
+	be backend.Backend
 }
+
 
 // N is the number of tokens in the batch.
 func (a *Acts) N() int { return a.B * a.T }
@@ -122,7 +125,7 @@ func (m *Model) newActs(B, T int, g *GradTargets, train bool) *Acts {
 	H := c.NumAttentionHeads
 	dt := be.DType()
 	esz := int64(dt.Size())
-	a := &Acts{B: B, T: T, Layers: make([]LayerActs, c.NumHiddenLayers)}
+	a := &Acts{B: B, T: T, Layers: make([]LayerActs, c.NumHiddenLayers), be: be}
 	saved := func(n int) backend.Buf { a.Bytes += int64(n) * esz; return be.Alloc(dt, n) }
 	scratch := func(n int) backend.Buf { a.ScratchBytes += int64(n) * esz; return be.Alloc(dt, n) }
 	var shared LayerActs
@@ -187,4 +190,42 @@ func (m *Model) newActs(B, T int, g *GradTargets, train bool) *Acts {
 	}
 	m.EnsureRoPE(T)
 	return a
+}
+
+// View returns activations for a smaller batch of B×T tokens (B·T ≤ the
+// allocated N) that use the first part of a's buffers.
+func (a *Acts) View(B, T int) *Acts {
+	N0, N := a.N(), B*T
+	if N > N0 {
+		panic("llama: activation view larger than its buffers")
+	}
+	if B == a.B && T == a.T {
+		return a
+	}
+	cut := func(b backend.Buf) backend.Buf {
+		if b == nil {
+			return nil
+		}
+		return a.be.Slice(b, 0, b.Len()/N0*N)
+	}
+	v := &Acts{B: B, T: T, Layers: make([]LayerActs, len(a.Layers)), Bytes: a.Bytes, ScratchBytes: a.ScratchBytes, be: a.be}
+	for i, la := range a.Layers {
+		v.Layers[i] = LayerActs{
+			In: cut(la.In), LN1: cut(la.LN1), Rstd1: cut(la.Rstd1), Q: cut(la.Q), K: cut(la.K), V: cut(la.V),
+			Att: cut(la.Att), LSE: cut(la.LSE), Mid: cut(la.Mid), LN2: cut(la.LN2), Rstd2: cut(la.Rstd2),
+			Gate: cut(la.Gate), Up: cut(la.Up), Act: cut(la.Act), Out: cut(la.Out),
+			ln1Cols: la.ln1Cols.view(cut), ln2Cols: la.ln2Cols.view(cut), actCols: la.actCols.view(cut),
+		}
+	}
+	v.LNF, v.RstdF, v.Logits = cut(a.LNF), cut(a.RstdF), cut(a.Logits)
+	v.Pos = make([]int32, N)
+	for i := range v.Pos {
+		v.Pos[i] = int32(i % T)
+	}
+	return v
+}
+
+func (c colSave) view(cut func(backend.Buf) backend.Buf) colSave {
+	c.buf = cut(c.buf)
+	return c
 }

@@ -80,8 +80,6 @@ func (m *Model) head(lnf, rstd, logits, x backend.Buf, N int) {
 // gradient of the mean loss. It returns the mean loss and the number of
 // counted targets.
 func (m *Model) Loss(a *Acts, targets []int32, grad bool) (float64, int) {
-	N := a.N()
-	losses := make([]float32, N)
 	count := 0
 	for _, t := range targets {
 		if t >= 0 {
@@ -95,10 +93,25 @@ func (m *Model) Loss(a *Acts, targets []int32, grad bool) (float64, int) {
 	if grad {
 		gs = 1 / float32(count)
 	}
-	m.BE.CrossEntropy(a.Logits, targets, N, m.Cfg.VocabSize, gs, losses)
-	var sum float64
-	for _, l := range losses {
-		sum += float64(l)
-	}
+	sum, _ := m.LossSum(a, targets, gs)
 	return sum / float64(count), count
+}
+
+// LossSum returns the summed cross-entropy of a.Logits against targets and
+// the number of counted targets; with gradScale ≠ 0 the logits are replaced
+// by gradScale·∂(sum)/∂logits (gradient accumulation over micro-batches
+// passes 1/(targets of the whole batch)).
+func (m *Model) LossSum(a *Acts, targets []int32, gradScale float32) (float64, int) {
+	N := a.N()
+	losses := make([]float32, N)
+	m.BE.CrossEntropy(a.Logits, targets, N, m.Cfg.VocabSize, gradScale, losses)
+	var sum float64
+	count := 0
+	for i, l := range losses {
+		if targets[i] >= 0 {
+			sum += float64(l)
+			count++
+		}
+	}
+	return sum, count
 }
