@@ -62,7 +62,7 @@ func (t *Tokenizer) encodeByteLevel(dst []int32, sc *scratch, seg string) []int3
 }
 
 func (t *Tokenizer) encodeByteWord(dst []int32, sc *scratch, word string) []int32 {
-	if len(word) > maxCachedLen {
+	if len(word) > maxCachedLen || t.cache == nil {
 		return t.byteWordNoCache(dst, sc, word)
 	}
 	ids, h, ok := t.cache.get(word)

@@ -95,7 +95,7 @@ func nextChunk(s string) int {
 
 // encodeChunk encodes one chunk of normalized text through the cache.
 func (t *Tokenizer) encodeChunk(dst []int32, sc *scratch, chunk string) []int32 {
-	if len(chunk) > maxCachedLen {
+	if len(chunk) > maxCachedLen || t.cache == nil {
 		return t.encodeChunkNoCache(dst, sc, chunk)
 	}
 	ids, h, ok := t.cache.get(chunk)

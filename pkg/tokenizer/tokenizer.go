@@ -259,3 +259,7 @@ func where(source string) string {
 	}
 	return source
 }
+
+// ByteFallback reports whether characters outside the vocabulary become
+// their <0xNN> byte pieces (rather than unk).
+func (t *Tokenizer) ByteFallback() bool { return t.byteFallback }
