@@ -2,6 +2,7 @@ package scores
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -91,6 +92,17 @@ func Read(path string) (meta Meta, blocks []Block, err error) {
 	if meta, err = DecodeMeta(sc.Metadata()); err != nil {
 		return Meta{}, nil, fmt.Errorf("scores: %s: %w", path, err)
 	}
+	// Strings from the reader point into the mapping, which is closed on
+	// return: copy them (once per distinct value).
+	intern := map[string]string{}
+	str := func(v string) string {
+		if c, ok := intern[v]; ok {
+			return c
+		}
+		c := strings.Clone(v)
+		intern[c] = c
+		return c
+	}
 	row := 0
 	for i := 0; i < fr.NumRecords(); i++ {
 		rec, err := fr.RecordBatch(i)
@@ -106,7 +118,7 @@ func Read(path string) (meta Meta, blocks []Block, err error) {
 		tensor, layer, kind := cols[0].(*array.String), cols[1].(*array.Int32), cols[2].(*array.String)
 		br, bc := cols[3].(*array.Int32), cols[4].(*array.Int32)
 		for r := 0; r < int(rec.NumRows()); r++ {
-			bl := Block{Tensor: tensor.Value(r), Layer: int(layer.Value(r)), Kind: kind.Value(r), Row: int(br.Value(r)), Col: int(bc.Value(r))}
+			bl := Block{Tensor: str(tensor.Value(r)), Layer: int(layer.Value(r)), Kind: str(kind.Value(r)), Row: int(br.Value(r)), Col: int(bc.Value(r))}
 			for j := range bl.Scores {
 				bl.Scores[j] = cols[5+j].(*array.Float32).Value(r)
 			}
