@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -94,7 +95,7 @@ func (s *Split) open(path string) (err error) {
 		md := fr.Schema().Metadata()
 		s.meta = map[string]string{}
 		for i, k := range md.Keys() {
-			s.meta[k] = md.Values()[i]
+			s.meta[strings.Clone(k)] = strings.Clone(md.Values()[i]) // outlive the mapping
 		}
 	}
 	for i := 0; i < fr.NumRecords(); i++ {

@@ -4,12 +4,13 @@ import (
 	"fmt"
 
 	"github.com/smt-go/smt/pkg/backend"
+	"github.com/smt-go/smt/pkg/gemm"
 )
 
 // sgemmFunc is the float32 GEMM the backend uses.
-var sgemmFunc func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) = nil
+var sgemmFunc = gemm.Sgemm
 
-func setGemmThreads(n int) {}
+func setGemmThreads(n int) { gemm.SetThreads(n) }
 
 // MatMul implements backend.Backend.
 func (be *Backend[T]) MatMul(transA, transB bool, m, n, k int, alpha float32, a backend.Buf, lda int, b backend.Buf, ldb int, beta float32, c backend.Buf, ldc int) {
