@@ -312,3 +312,36 @@ func ExampleTokenizer_Encode() {
 	fmt.Println(ids, tk.Decode(ids))
 	// Output: [1 403 407 261 378] Once upon a time
 }
+
+// TestConcurrentEncode encodes from several goroutines at once (run with
+// -race): the scratch pool and the chunk cache are shared.
+func TestConcurrentEncode(t *testing.T) {
+	tk := storiesModel(t)
+	texts := append([]string(nil), splitCases...)
+	for i := range 200 {
+		texts = append(texts, fmt.Sprintf("Story %d: the cat sat on the mat and said %q.", i, strings.Repeat("meow ", i%7)))
+	}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		want[i] = tk.Encode(s, EncodeOptions{ParseSpecial: true})
+	}
+	fresh := storiesModel(t)
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for k := range texts {
+				i := (k*7 + g*13) % len(texts)
+				if got := fresh.Encode(texts[i], EncodeOptions{ParseSpecial: true}); !slices.Equal(got, want[i]) {
+					done <- fmt.Errorf("%q: got %v, want %v", texts[i], got, want[i])
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
