@@ -380,3 +380,13 @@ func TestHFFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestSentencePieceStoriesHard needs no shared data: the committed
+// stories260K.tokenizer.model against SentencePiece's ids for the hard
+// strings and decodings.
+func TestSentencePieceStoriesHard(t *testing.T) {
+	fx := readFixture(t, "sp_stories260k.json.gz")
+	tk := loadT(t, filepath.Join("testdata", "stories260K.tokenizer.model"))
+	checkHard(t, tk, fx, EncodeOptions{}, nil)
+	checkDecodeSeqs(t, tk, fx)
+}
