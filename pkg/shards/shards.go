@@ -16,7 +16,10 @@
 package shards
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -139,4 +142,31 @@ func WriteManifest(dir string, m *Manifest) error {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, ManifestName), append(b, '\n'))
+}
+
+// Hash returns the SHA-256 of a shard directory's manifest and of the shard
+// files of one split, in manifest order: the identity of the training data.
+func Hash(dir, split string) (string, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	files := []string{ManifestName}
+	if s, ok := m.Splits[split]; ok {
+		files = append(files, s.Shards...)
+	}
+	for _, f := range files {
+		fd, err := os.Open(filepath.Join(dir, f))
+		if err != nil {
+			return "", fmt.Errorf("shards: hash: %w", err)
+		}
+		fmt.Fprintf(h, "%s\n", f)
+		_, err = io.Copy(h, fd)
+		fd.Close()
+		if err != nil {
+			return "", fmt.Errorf("shards: hash %s: %w", f, err)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,0 +1,109 @@
+// Command warmup runs SMT's warm-up phase over token shards and writes
+// scores.arrow: per-block statistics of the gradients of the Q/K/V (or
+// other) matrices summed over the run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/smt-go/smt/pkg/cmdutil"
+	"github.com/smt-go/smt/pkg/llama"
+	"github.com/smt-go/smt/pkg/memstat"
+	"github.com/smt-go/smt/pkg/train"
+	"github.com/smt-go/smt/pkg/warmup"
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "warmup",
+		Usage: "sum the gradients of the matrices SMT selects from over a short run, and score their blocks",
+		UsageText: `warmup --model DIR --data SHARDS [--out scores.arrow] [options]
+
+Examples:
+   warmup --model models/stories260K --data out/shards --block-size 32 --steps 20 --batch 8
+   warmup --model Llama-2-7b-hf --data shards --steps 100 --batch 16 --update adamw --save-weights warmed`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: "Hugging Face model directory"},
+			&cli.StringFlag{Name: "data", Required: true, Usage: "shard directory written by tokenize (its train split)"},
+			&cli.StringFlag{Name: "out", Value: "scores.arrow", Usage: "scores file to write"},
+			&cli.StringFlag{Name: "metrics", Usage: "metrics JSONL (default: warmup-metrics.jsonl beside --out)"},
+			&cli.IntFlag{Name: "steps", Value: 100, Usage: "warm-up steps (the paper: 100 for commonsense, 25 for Math10K)"},
+			&cli.IntFlag{Name: "batch", Value: 16, Usage: "sequences per micro-batch"},
+			&cli.IntFlag{Name: "grad-accum", Value: 1, Usage: "micro-batches per step"},
+			&cli.IntFlag{Name: "max-len", Usage: "longest sequence allowed (0: the model's max_position_embeddings)"},
+			&cli.BoolFlag{Name: "pack", Usage: "pack several examples into each row instead of padding"},
+			&cli.StringFlag{Name: "update", Value: "none", Usage: "none: gradients at the base weights; adamw: full fine-tuning steps as the released SMT code does"},
+			&cli.StringFlag{Name: "matrices", Value: "q,k,v", Usage: "matrices to score: any of q,k,v,o,gate,up,down"},
+			&cli.IntFlag{Name: "block-size", Value: 256, Usage: "block side; must divide the scored matrices' dimensions"},
+			&cli.StringFlag{Name: "save-weights", Usage: "with --update adamw: write the warmed model directory here"},
+			&cli.Float64Flag{Name: "lr", Value: 9.65e-6, Usage: "learning rate (--update adamw)"},
+			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, linear, cosine"},
+			&cli.IntFlag{Name: "warmup-steps", Usage: "learning-rate warm-up steps"},
+			&cli.Float64Flag{Name: "beta1", Value: 0.9},
+			&cli.Float64Flag{Name: "beta2", Value: 0.95},
+			&cli.Float64Flag{Name: "eps", Value: 1e-8},
+			&cli.Float64Flag{Name: "weight-decay", Value: 0},
+			&cli.Float64Flag{Name: "clip", Value: 1, Usage: "global gradient-norm clipping (0: none)"},
+		}, cmdutil.CommonFlags()...),
+		Action: run,
+	}
+	cmdutil.Main(app)
+}
+
+func run(c *cli.Context) error {
+	com := cmdutil.ParseCommon(c)
+	prog := cmdutil.NewProgress("warmup", com)
+	kinds, err := warmup.ParseKinds(c.String("matrices"))
+	if err != nil {
+		return cmdutil.UsageError{Err: fmt.Errorf("--matrices: %w", err)}
+	}
+	opt := warmup.Options{
+		Model: c.String("model"), Shards: c.String("data"), Out: c.String("out"), Metrics: c.String("metrics"),
+		Steps: c.Int("steps"), Batch: c.Int("batch"), MaxLen: c.Int("max-len"), Pack: c.Bool("pack"), Seed: com.Seed,
+		Update: c.String("update"), Kinds: kinds, BlockSize: c.Int("block-size"), SaveWeights: c.String("save-weights"),
+		Opt: train.Options{LR: c.Float64("lr"), Schedule: c.String("schedule"), Warmup: c.Int("warmup-steps"),
+			Beta1: c.Float64("beta1"), Beta2: c.Float64("beta2"), Eps: c.Float64("eps"),
+			WeightDecay: c.Float64("weight-decay"), Clip: c.Float64("clip"), Accum: c.Int("grad-accum")},
+	}
+	if opt.Metrics == "" {
+		opt.Metrics = filepath.Join(filepath.Dir(opt.Out), "warmup-metrics.jsonl")
+	}
+	if opt.Steps <= 0 || opt.Batch <= 0 {
+		return cmdutil.Usagef("--steps and --batch must be positive")
+	}
+	be, err := cmdutil.OpenBackend(com, prog)
+	if err != nil {
+		return err
+	}
+	m, err := llama.Load(opt.Model, be)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := warmup.Run(ctx, m, opt, prog)
+	if err != nil {
+		return err
+	}
+	if com.JSON {
+		b, _ := json.MarshalIndent(map[string]any{"scores": opt.Out, "result": res}, "", "  ")
+		fmt.Println(string(b))
+		return nil
+	}
+	fmt.Printf("scores:       %s (%d blocks of %s, %d steps, %d tokens, %d loss tokens)\n", opt.Out, res.Blocks, c.String("matrices"), res.Steps, res.Tokens, res.Targets)
+	fmt.Printf("loss:         %.4f → %.4f\n", res.FirstLoss, res.LastLoss)
+	fmt.Printf("memory:       gradient sums %s, gradients %s, optimizer %s, activations %s; peak RSS %s\n",
+		memstat.Bytes(res.AccumBytes), memstat.Bytes(res.GradBytes), memstat.Bytes(res.OptimizerBytes), memstat.Bytes(res.ActBytes), memstat.Bytes(res.PeakRSS))
+	if opt.SaveWeights != "" {
+		fmt.Printf("weights:      %s\n", opt.SaveWeights)
+	}
+	return nil
+}
