@@ -126,8 +126,6 @@ func (bt *batchCall) runWorker(tid int) {
 			scaleC(q.m, q.n, q.beta, q.c, q.ldc)
 			continue
 		}
-		bl := serialBlocking(kern, &q)
-		bl.size(ws)
-		bl.blocked(&q, ws, ws, 0, 1, 0, q.m, nil)
+		q.serial(kern, ws)
 	}
 }

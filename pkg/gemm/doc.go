@@ -12,7 +12,7 @@
 // with FMA instructions. All transpositions are absorbed by the packing, so
 // the four transpose combinations run the same kernel. The micro-kernel is
 // picked at start-up from the CPU's features: AVX-512 (12×32 tile), AVX2+FMA
-// (6×16 tile), or portable Go (4×8 tile) on other architectures.
+// (6×16 tile), or portable Go (4×4 tile) on other architectures.
 //
 // Large products are split over SetThreads workers (default
 // runtime.NumCPU()); small ones run on the calling goroutine. Sgemm does not

@@ -16,59 +16,41 @@ type problem struct {
 	ldc            int
 }
 
-// Work below these sizes is not worth waking another worker for; measured
-// with BenchmarkSgemmSmall (a wake-up costs a few µs, 2·64³ flops take
-// about 2 µs on one Zen 5 core).
+// Work below these sizes is not worth waking another worker for (a
+// wake-up costs a few µs; 2·64³ flops take about 2.5 µs on one Zen 5
+// core). See BenchmarkSgemmSmall.
 const (
 	parallelMinFlops  = 4 << 20 // whole product
 	perWorkerMinFlops = 2 << 20 // share of each worker
 )
 
-// call is the state one Sgemm call shares between its workers.
-type call struct {
-	blocking
-	p      problem
-	nth    int  // workers in the team
-	splitN bool // workers own column ranges (else row ranges, sharing packed B)
-	ws     [maxTeam]*workspace
-	bar    barrier
-	team   teamScratch
-}
-
-// blocking is a kernel and the block sizes chosen for one product.
-type blocking struct {
-	kern       *kernel
-	mc, kc, nc int
-}
-
-// serialBlocking returns the block sizes for a single worker.
-func serialBlocking(kern *kernel, p *problem) blocking {
-	return blocking{
-		kern: kern,
-		mc:   min(kern.mc, roundUp(p.m, kern.mr)),
-		kc:   ceilDiv(p.k, ceilDiv(p.k, kern.kc)),
-		nc:   min(kern.nc, roundUp(p.n, kern.nr)),
-	}
-}
-
-// size makes ws large enough for one worker running b alone.
-func (b *blocking) size(ws *workspace) {
-	ws.a = grow(ws.a, b.mc*b.kc)
-	ws.b[0] = grow(ws.b[0], b.kc*b.nc)
-	ws.tile = grow(ws.tile, b.kern.mr*b.kern.nr)
-}
-
 // maxTeam bounds the workers of one call.
 const maxTeam = 64
+
+// call is the state of one Sgemm call shared by its workers. The workers
+// own the cells of a rows×cols grid over C and never wait for each other:
+// each packs the parts of op(A) and op(B) its cell needs. Packing is cheap
+// next to the multiply (about 10 FMA times per element), so duplicating
+// it costs a few percent, much less than synchronising on shared packed
+// blocks would (see plan).
+type call struct {
+	p        problem
+	kern     *kernel
+	nth      int // workers = gridRows × gridCols
+	gridRows int
+	gridCols int
+	ws       [maxTeam]*workspace
+	team     teamScratch
+}
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
 
 // run computes the product with at most maxThreads workers.
 func (p *problem) run(maxThreads int) { p.runTeam(maxThreads, false) }
 
-// runForced computes the product with a team of nth workers even when it
-// is too small to be worth splitting (for tests and benchmarks).
-func (p *problem) runForced(nth int) { p.runTeam(nth, true) }
+// runForced computes the product with maxThreads workers even when it is
+// too small to be worth splitting (for tests and benchmarks).
+func (p *problem) runForced(maxThreads int) { p.runTeam(maxThreads, true) }
 
 // runTeam is run, with the size thresholds optionally ignored.
 func (p *problem) runTeam(maxThreads int, force bool) {
@@ -79,15 +61,27 @@ func (p *problem) runTeam(maxThreads int, force bool) {
 		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
 		return
 	}
+	kern := currentKernel()
+	nth := min(maxThreads, maxTeam)
+	if flops := 2 * float64(p.m) * float64(p.n) * float64(p.k); !force {
+		nth = min(nth, int(flops/perWorkerMinFlops))
+		if flops < parallelMinFlops {
+			nth = 1
+		}
+	}
+	if nth <= 1 {
+		ws := getWorkspace()
+		p.serial(kern, ws)
+		putWorkspace(ws)
+		return
+	}
 	cl := callPool.Get().(*call)
-	cl.p = *p
-	cl.kern = currentKernel()
-	cl.plan(maxThreads, force)
+	cl.p, cl.kern = *p, kern
+	cl.gridRows, cl.gridCols = plan(kern, p.m, p.n, p.k, nth)
+	cl.nth = cl.gridRows * cl.gridCols
 	for t := 0; t < cl.nth; t++ {
 		cl.ws[t] = getWorkspace()
 	}
-	cl.sizeBuffers()
-	cl.bar.reset(cl.nth)
 	runTeam(cl, cl.nth, &cl.team)
 	for t := 0; t < cl.nth; t++ {
 		putWorkspace(cl.ws[t])
@@ -97,118 +91,89 @@ func (p *problem) runTeam(maxThreads int, force bool) {
 	callPool.Put(cl)
 }
 
-// plan picks the team size, the split direction and the block sizes.
-func (cl *call) plan(maxThreads int, force bool) {
-	p, kern := &cl.p, cl.kern
-	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
-	nth := min(maxThreads, maxTeam)
-	if !force {
-		nth = min(nth, int(flops/perWorkerMinFlops))
-		if flops < parallelMinFlops {
-			nth = 1
+// Relative costs for plan, in units of one FMA on one float32: packing an
+// element (about 0.1 ns on Zen 5, an FMA lane about 0.01 ns).
+const packCost = 10
+
+// plan chooses a rows×cols grid of at most nth workers for an m×n×k
+// product, minimising the estimated time of the slowest cell: its FMAs
+// (cells are whole register tiles, so uneven splits cost idle lanes) plus
+// the packing it does (its rows of op(A) once per column block of nc, its
+// columns of op(B) once).
+func plan(kern *kernel, m, n, k, nth int) (rows, cols int) {
+	mPanels, nPanels := ceilDiv(m, kern.mr), ceilDiv(n, kern.nr)
+	best := -1.0
+	for r := 1; r <= nth; r++ {
+		c := nth / r
+		if r > mPanels || c > nPanels {
+			continue
+		}
+		mt := ceilDiv(mPanels, r) * kern.mr
+		nt := ceilDiv(nPanels, c) * kern.nr
+		cost := float64(mt)*float64(nt)*float64(k) +
+			packCost*(float64(mt)*float64(k)*float64(ceilDiv(nt, kern.nc))+float64(nt)*float64(k))
+		if best < 0 || cost < best {
+			best, rows, cols = cost, r, c
 		}
 	}
-	nth = max(nth, 1)
-	mPanels, nPanels := ceilDiv(p.m, kern.mr), ceilDiv(p.n, kern.nr)
-	// Split rows (sharing packed B) unless that leaves a worker idle or
-	// badly unbalanced and columns split better.
-	cl.splitN = nth > 1 && balance(nPanels, nth) > balance(mPanels, nth)+0.1
-	if !cl.splitN {
-		nth = min(nth, mPanels)
-	} else {
-		nth = min(nth, nPanels)
+	if best < 0 {
+		return 1, 1
 	}
-	cl.nth = nth
-
-	nk := ceilDiv(p.k, kern.kc)
-	cl.kc = ceilDiv(p.k, nk)
-	if cl.splitN {
-		cl.mc = min(kern.mc, roundUp(p.m, kern.mr))
-		cl.nc = min(kern.nc, ceilDiv(nPanels, nth)*kern.nr)
-	} else {
-		cl.mc = min(kern.mc, ceilDiv(mPanels, nth)*kern.mr)
-		cl.nc = min(kern.nc, roundUp(p.n, kern.nr))
-	}
+	return rows, cols
 }
 
-// balance is the fraction of useful work when panels are dealt to nth
-// workers in contiguous runs.
-func balance(panels, nth int) float64 {
-	return float64(panels) / float64(nth*ceilDiv(panels, nth))
-}
-
-// sizeBuffers makes every workspace of the team large enough.
-func (cl *call) sizeBuffers() {
-	kern := cl.kern
-	for t := 0; t < cl.nth; t++ {
-		ws := cl.ws[t]
-		ws.a = grow(ws.a, cl.mc*cl.kc)
-		ws.tile = grow(ws.tile, kern.mr*kern.nr)
-		if t == 0 || cl.splitN {
-			ws.b[0] = grow(ws.b[0], cl.kc*cl.nc)
-		}
-		if t == 0 && cl.nth > 1 && !cl.splitN {
-			ws.b[1] = grow(ws.b[1], cl.kc*cl.nc)
-		}
-	}
-}
-
-// runWorker is worker tid's share of the call.
+// runWorker computes worker tid's cell of the grid.
 func (cl *call) runWorker(tid int) {
 	p, kern := &cl.p, cl.kern
-	if !cl.splitN {
-		s0, s1 := span(ceilDiv(p.m, kern.mr), cl.nth, tid)
-		cl.blocked(p, cl.ws[0], cl.ws[tid], tid, cl.nth, s0*kern.mr, min(s1*kern.mr, p.m), &cl.bar)
-		return
-	}
-	s0, s1 := span(ceilDiv(p.n, kern.nr), cl.nth, tid)
-	sub := p.columns(s0*kern.nr, min(s1*kern.nr, p.n))
-	cl.blocked(&sub, cl.ws[tid], cl.ws[tid], 0, 1, 0, sub.m, nil)
+	r0, r1 := span(ceilDiv(p.m, kern.mr), cl.gridRows, tid/cl.gridCols)
+	c0, c1 := span(ceilDiv(p.n, kern.nr), cl.gridCols, tid%cl.gridCols)
+	cell := p.sub(r0*kern.mr, min(r1*kern.mr, p.m), c0*kern.nr, min(c1*kern.nr, p.n))
+	cell.serial(kern, cl.ws[tid])
 }
 
-// columns returns the product restricted to columns [j0, j1) of C.
-func (p *problem) columns(j0, j1 int) problem {
+// sub returns the product restricted to rows [i0, i1) and columns [j0, j1)
+// of C.
+func (p *problem) sub(i0, i1, j0, j1 int) problem {
 	q := *p
-	q.n = j1 - j0
+	q.m, q.n = i1-i0, j1-j0
+	if p.transA {
+		q.a = p.a[i0:]
+	} else {
+		q.a = p.a[i0*p.lda:]
+	}
 	if p.transB {
 		q.b = p.b[j0*p.ldb:]
 	} else {
 		q.b = p.b[j0:]
 	}
-	q.c = p.c[j0:]
+	q.c = p.c[i0*p.ldc+j0:]
 	return q
 }
 
-// blocked runs the Goto/BLIS loop nest for rows [r0, r1) of C. A team of
-// nth workers packs each kc×nc block of op(B) together into shared (every
-// worker a slice of its panels), meets at the barrier, and then each worker
-// packs its own mc×kc blocks of op(A) into own and sweeps the micro-kernel.
-// Packed B is double-buffered, so one barrier per block suffices: a worker
-// that passed barrier i knows every worker has finished with block i-1,
-// whose buffer block i+1 reuses.
-func (cl *blocking) blocked(p *problem, shared, own *workspace, tid, nth, r0, r1 int, bar *barrier) {
-	kern := cl.kern
-	buf := 0
-	for jc := 0; jc < p.n; jc += cl.nc {
-		nc := min(cl.nc, p.n-jc)
-		panels := ceilDiv(nc, kern.nr)
-		for pc := 0; pc < p.k; pc += cl.kc {
-			kc := min(cl.kc, p.k-pc)
-			bp := shared.b[buf]
-			s0, s1 := span(panels, nth, tid)
-			packB(p.transB, p.b, p.ldb, pc, jc, kc, nc, kern.nr, bp, s0, s1)
-			if nth > 1 {
-				bar.wait()
-				buf ^= 1
-			}
+// serial computes the whole product on the calling goroutine with the
+// Goto/BLIS loop nest: for each kc×nc block of op(B), pack it; for each
+// mc×kc block of op(A), pack it and sweep the micro-kernel over the
+// mc×nc block of C. The first kc block applies beta, later ones add.
+func (p *problem) serial(kern *kernel, ws *workspace) {
+	mc := min(kern.mc, roundUp(p.m, kern.mr))
+	kc := ceilDiv(p.k, ceilDiv(p.k, kern.kc))
+	nc := min(kern.nc, roundUp(p.n, kern.nr))
+	ws.a = grow(ws.a, mc*kc)
+	ws.b = grow(ws.b, kc*nc)
+	ws.tile = grow(ws.tile, kern.mr*kern.nr)
+	for jc := 0; jc < p.n; jc += nc {
+		ncur := min(nc, p.n-jc)
+		for pc := 0; pc < p.k; pc += kc {
+			kcur := min(kc, p.k-pc)
+			packB(p.transB, p.b, p.ldb, pc, jc, kcur, ncur, kern.nr, ws.b)
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
 			}
-			for ic := r0; ic < r1; ic += cl.mc {
-				mc := min(cl.mc, r1-ic)
-				packA(p.transA, p.a, p.lda, ic, pc, mc, kc, kern.mr, own.a)
-				macroKernel(kern, mc, nc, kc, p.alpha, beta, own.a, bp, p.c[ic*p.ldc+jc:], p.ldc, own.tile)
+			for ic := 0; ic < p.m; ic += mc {
+				mcur := min(mc, p.m-ic)
+				packA(p.transA, p.a, p.lda, ic, pc, mcur, kcur, kern.mr, ws.a)
+				macroKernel(kern, mcur, ncur, kcur, p.alpha, beta, ws.a, ws.b, p.c[ic*p.ldc+jc:], p.ldc, ws.tile)
 			}
 		}
 	}
@@ -216,9 +181,9 @@ func (cl *blocking) blocked(p *problem, shared, own *workspace, tid, nth, r0, r1
 
 // macroKernel multiplies a packed mc×kc block of A by a packed kc×nc block
 // of B into C (row stride ldc), one micro-tile at a time. The B micro-panel
-// of the outer loop stays in L1 while the A micro-panels stream from L2.
-// Partial tiles at the bottom and right edges are computed into tile and
-// merged into C by Go code.
+// of the outer loop stays in L1/L2 while the A micro-panels stream from
+// L2. Partial tiles at the bottom and right edges are computed into tile
+// and merged into C by Go code.
 func macroKernel(kern *kernel, mc, nc, kc int, alpha, beta float32, ap, bp, c []float32, ldc int, tile []float32) {
 	mr, nr, fn := kern.mr, kern.nr, kern.fn
 	for jr := 0; jr < nc; jr += nr {
@@ -272,13 +237,14 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// span returns the half-open range of the items 0..n-1 that worker tid of
-// nth owns, dealt out in contiguous runs whose sizes differ by at most one.
-func span(n, nth, tid int) (int, int) {
-	q, r := n/nth, n%nth
-	lo := tid*q + min(tid, r)
+// span returns the half-open range of the items 0..n-1 that part i of
+// parts owns, dealt out in contiguous runs whose sizes differ by at most
+// one.
+func span(n, parts, i int) (int, int) {
+	q, r := n/parts, n%parts
+	lo := i*q + min(i, r)
 	hi := lo + q
-	if tid < r {
+	if i < r {
 		hi++
 	}
 	return lo, hi

@@ -31,8 +31,8 @@ func init() { active.Store(bestKernel()) }
 func currentKernel() *kernel { return active.Load() }
 
 // KernelName reports which micro-kernel Sgemm uses on this machine
-// ("avx512-12x32", "avx2-6x16" or "generic-4x8").
+// ("avx512-12x32", "avx2-6x16" or "generic-4x4").
 func KernelName() string { return currentKernel().name }
 
 // genericKernel is the portable Go micro-kernel, available everywhere.
-var genericKernel = &kernel{name: "generic-4x8", mr: 4, nr: 8, fn: kernelGeneric4x8, mc: 128, kc: 256, nc: 1024}
+var genericKernel = &kernel{name: "generic-4x4", mr: 4, nr: 4, fn: kernelGeneric4x4, mc: 128, kc: 256, nc: 1024}

@@ -6,15 +6,17 @@ package gemm
 //go:noescape
 func transposePack4AVX512(dst, src *float32, ld, w, groups, blocks int)
 
-// copyPack32AVX512 copies kc rows of 32 floats (spaced ld) to dst densely.
+// copyPanels32AVX512 packs panels×32 columns of kc rows of src (spaced
+// ld) into panels of 32·kc floats.
 //
 //go:noescape
-func copyPack32AVX512(dst, src *float32, ld, kc int)
+func copyPanels32AVX512(dst, src *float32, ld, kc, panels int)
 
-// copyPack12AVX512 copies kc rows of 12 floats (spaced ld) to dst densely.
+// copyPanels12AVX512 packs panels×12 columns of kc rows of src (spaced ld)
+// into panels of 12·kc floats.
 //
 //go:noescape
-func copyPack12AVX512(dst, src *float32, ld, kc int)
+func copyPanels12AVX512(dst, src *float32, ld, kc, panels int)
 
 // transposePanelFast is transposePanel for full panels whose width is a
 // multiple of 4, using AVX-512 for whole blocks of 16 columns. It reports
@@ -36,18 +38,18 @@ func transposePanelFast(panel, src []float32, ld, kc, n, w int) bool {
 	return true
 }
 
-// copyPanelFast is copyPanel for full panels of width 12 or 32 using
-// AVX-512. It reports false when it does not apply.
-func copyPanelFast(panel, src []float32, ld, kc, n, w int) bool {
-	if !hasAVX512 || n != w || kc == 0 || (w != 12 && w != 32) {
+// copyPanelsFast is copyPanels for widths 12 and 32 using AVX-512. It
+// reports false when it does not apply.
+func copyPanelsFast(dst, src []float32, ld, kc, panels, w int) bool {
+	if !hasAVX512 || kc == 0 || panels == 0 || (w != 12 && w != 32) {
 		return false
 	}
-	_ = panel[kc*w-1]
-	_ = src[(kc-1)*ld+w-1]
+	_ = dst[panels*w*kc-1]
+	_ = src[(kc-1)*ld+panels*w-1]
 	if w == 32 {
-		copyPack32AVX512(&panel[0], &src[0], ld, kc)
+		copyPanels32AVX512(&dst[0], &src[0], ld, kc, panels)
 	} else {
-		copyPack12AVX512(&panel[0], &src[0], ld, kc)
+		copyPanels12AVX512(&dst[0], &src[0], ld, kc, panels)
 	}
 	return true
 }

@@ -93,55 +93,93 @@ done:
 	VZEROUPPER
 	RET
 
-// func copyPack32AVX512(dst, src *float32, ld, kc int)
+// func copyPanels32AVX512(dst, src *float32, ld, kc, panels int)
 //
-// For p < kc: dst[32p : 32p+32] = src[p·ld : p·ld+32].
-//	DI dst, SI src, R8 ld in bytes, CX rows left, Z0/Z1 the row.
-TEXT ·copyPack32AVX512(SB), NOSPLIT, $0-32
+// For p < kc, r < panels, j < 32:
+//	dst[r·32·kc + 32p + j] = src[p·ld + 32r + j].
+// Rows of src are read front to back (one row at a time, good for the TLB
+// and the prefetchers); each panel of dst is written sequentially.
+//	SI src row p, DI dst for row p of panel 0, R8 ld in bytes,
+//	R9 panel stride in bytes (128·kc), R10/R11 cursors, CX rows left,
+//	DX panels left, Z0/Z1 the 32 values.
+TEXT ·copyPanels32AVX512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	SHLQ $2, R8
 	MOVQ kc+24(FP), CX
+	MOVQ CX, R9
+	SHLQ $7, R9
+	MOVQ panels+32(FP), BX
 	TESTQ CX, CX
+	JZ   done
+	TESTQ BX, BX
 	JZ   done
 
 row:
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ    R8, SI
-	ADDQ    $128, DI
-	DECQ    CX
-	JNZ     row
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ BX, DX
+
+panel:
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z1, 64(R11)
+	ADDQ    $128, R10
+	ADDQ    R9, R11
+	DECQ    DX
+	JNZ     panel
+
+	ADDQ R8, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  row
 
 done:
 	VZEROUPPER
 	RET
 
-// func copyPack12AVX512(dst, src *float32, ld, kc int)
+// func copyPanels12AVX512(dst, src *float32, ld, kc, panels int)
 //
-// For p < kc: dst[12p : 12p+12] = src[p·ld : p·ld+12].
-//	DI dst, SI src, R8 ld in bytes, CX rows left, Y0/X1 the row.
-TEXT ·copyPack12AVX512(SB), NOSPLIT, $0-32
+// For p < kc, r < panels, i < 12:
+//	dst[r·12·kc + 12p + i] = src[p·ld + 12r + i].
+//	SI src row p, DI dst for row p of panel 0, R8 ld in bytes,
+//	R9 panel stride in bytes (48·kc), R10/R11 cursors, CX rows left,
+//	DX panels left, Y0/X1 the 12 values.
+TEXT ·copyPanels12AVX512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), R8
 	SHLQ $2, R8
 	MOVQ kc+24(FP), CX
+	LEAQ (CX)(CX*2), R9
+	SHLQ $4, R9
+	MOVQ panels+32(FP), BX
 	TESTQ CX, CX
+	JZ   done
+	TESTQ BX, BX
 	JZ   done
 
 row:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), X1
-	VMOVUPS Y0, (DI)
-	VMOVUPS X1, 32(DI)
-	ADDQ    R8, SI
-	ADDQ    $48, DI
-	DECQ    CX
-	JNZ     row
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ BX, DX
+
+panel:
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), X1
+	VMOVUPS Y0, (R11)
+	VMOVUPS X1, 32(R11)
+	ADDQ    $48, R10
+	ADDQ    R9, R11
+	DECQ    DX
+	JNZ     panel
+
+	ADDQ R8, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ  row
 
 done:
 	VZEROUPPER

@@ -112,8 +112,8 @@ func TestMicroKernelsDirect(t *testing.T) {
 	}
 }
 
-// TestTeams runs products with teams larger than the machine (the barrier
-// and both split directions) by calling the driver directly.
+// TestTeams runs products with teams larger than the machine (grids of
+// several rows and columns of workers) by calling the driver directly.
 func TestTeams(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, nth := range []int{1, 2, 3, 4, 7} {

@@ -8,9 +8,9 @@ import (
 // workspace holds one worker's packing buffers. Buffers only grow and are
 // kept in a free list between calls, so steady-state calls do not allocate.
 type workspace struct {
-	a    []float32    // packed A block, mc×kc
-	b    [2][]float32 // packed B blocks, kc×nc (two, so packing the next overlaps use of the current)
-	tile []float32    // mr×nr scratch tile for partial edge tiles
+	a    []float32 // packed A block, mc×kc
+	b    []float32 // packed B block, kc×nc
+	tile []float32 // mr×nr scratch tile for partial edge tiles
 }
 
 var (

@@ -1,0 +1,144 @@
+// Command gemm benchmarks pkg/gemm on the training step's matrix shapes
+// against OpenBLAS (loaded in-process) and PyTorch (a subprocess), and
+// prints a Markdown table with each result's share of the CPU's float32
+// peak.
+//
+//	go run ./bench/gemm [-reps 5] [-torch auto|on|off]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/smt-go/smt/pkg/gemm"
+	"github.com/smt-go/smt/pkg/gemm/openblas"
+)
+
+func main() {
+	reps := flag.Int("reps", 5, "timed calls per shape and implementation (the best is reported)")
+	torch := flag.String("torch", "auto", "PyTorch column: auto (if /usr/bin/python3 imports torch), on, off")
+	script := flag.String("torch-script", defaultScript(), "path of bench/peers/gemm_torch.py")
+	quick := flag.Bool("quick", false, "skip the largest shapes")
+	flag.Parse()
+
+	shapes := benchShapes
+	if *quick {
+		shapes = shapes[:0:0]
+		for _, s := range benchShapes {
+			if s.flops() < 20e9 {
+				shapes = append(shapes, s)
+			}
+		}
+	}
+	threads := runtime.NumCPU()
+
+	fmt.Fprintf(os.Stderr, "measuring clock and FMA peak...\n")
+	pk := measurePeak()
+
+	cols := []column{
+		{title: "Go 1T", threads: 1, run: gemm.Sgemm, setThreads: gemm.SetThreads},
+		{title: fmt.Sprintf("Go %dT", threads), threads: threads, run: gemm.Sgemm, setThreads: gemm.SetThreads},
+	}
+	blasNote := ""
+	if lib, err := openblas.Load(); err != nil {
+		blasNote = "OpenBLAS: not measured (" + strings.ReplaceAll(err.Error(), "\n", " ") + ")"
+	} else {
+		blasNote = fmt.Sprintf("OpenBLAS: %s, loaded in-process from %s, core %s (removed from the C environment before loading: %s)",
+			lib.Config, lib.Path, lib.CoreName, orNone(lib.RemovedEnv))
+		cols = append(cols,
+			column{title: "OpenBLAS 1T", threads: 1, run: lib.Sgemm, setThreads: lib.SetThreads},
+			column{title: fmt.Sprintf("OpenBLAS %dT", threads), threads: threads, run: lib.Sgemm, setThreads: lib.SetThreads})
+	}
+
+	results := make([]map[string]float64, len(cols))
+	for i, col := range cols {
+		results[i] = map[string]float64{}
+		col.setThreads(col.threads)
+		for _, s := range shapes {
+			fmt.Fprintf(os.Stderr, "%-12s %s\n", col.title, s.name())
+			results[i][s.name()] = measure(col.run, s, *reps)
+		}
+	}
+	gemm.SetThreads(0)
+
+	torchNote := "PyTorch: not measured"
+	var torchRes map[string]float64
+	if *torch == "on" || (*torch == "auto" && torchAvailable()) {
+		fmt.Fprintf(os.Stderr, "PyTorch %dT...\n", threads)
+		var err error
+		torchRes, err = runTorch(*script, threads, *reps, shapes)
+		if err != nil {
+			torchNote = "PyTorch: failed: " + err.Error()
+			torchRes = nil
+		} else {
+			torchNote = fmt.Sprintf("PyTorch: %s %s with torch.set_num_threads(%d), OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE", python, *script, threads)
+		}
+	}
+
+	printTable(os.Stdout, pk, shapes, cols, results, torchRes, threads)
+	fmt.Printf("\n- CPU: %s, %d cores; Go kernel: %s; %s\n", cpuModel(), runtime.NumCPU(), gemm.KernelName(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Printf("- %s\n- %s\n- %s\n", pk.note, blasNote, torchNote)
+	fmt.Printf("- GFLOP/s = 2·M·N·K / best time of %d calls (after a warm-up call); C is reused, beta = 0.\n", *reps)
+}
+
+// column is one implementation at one thread count.
+type column struct {
+	title      string
+	threads    int
+	run        func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	setThreads func(int)
+}
+
+// measure returns the best GFLOP/s of reps calls after one warm-up call.
+func measure(run func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int), s shape, reps int) float64 {
+	a, b, c := s.operands()
+	call := func() {
+		run(s.transA, s.transB, s.m, s.n, s.k, 1, a, s.lda(), b, s.ldb(), 0, c, s.n)
+	}
+	call()
+	best := time.Duration(1<<63 - 1)
+	for i := 0; i < reps; i++ {
+		t := time.Now()
+		call()
+		best = min(best, time.Since(t))
+	}
+	return s.flops() / best.Seconds() / 1e9
+}
+
+// defaultScript finds bench/peers/gemm_torch.py from the working directory
+// (the repository root when run by bench/gemm.sh).
+func defaultScript() string {
+	for _, p := range []string{"bench/peers/gemm_torch.py", "../peers/gemm_torch.py", "../../bench/peers/gemm_torch.py"} {
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	return "bench/peers/gemm_torch.py"
+}
+
+// cpuModel returns the CPU model name from /proc/cpuinfo.
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
+}
