@@ -16,12 +16,13 @@ type problem struct {
 	ldc            int
 }
 
-// Work below these sizes is not worth waking another worker for (a
-// wake-up costs a few µs; 2·64³ flops take about 2.5 µs on one Zen 5
-// core). See BenchmarkSgemmSmall.
+// Work below these sizes is not worth handing to another worker: a
+// hand-off to a spinning worker costs about 1 µs (BenchmarkDispatch), and
+// on the Zen 5 development machine two workers first beat one at 64³
+// (4.4 → 3.3 µs; BenchmarkSgemmSmall).
 const (
-	parallelMinFlops  = 4 << 20 // whole product
-	perWorkerMinFlops = 2 << 20 // share of each worker
+	parallelMinFlops  = 1 << 20 // whole product
+	perWorkerMinFlops = 1 << 19 // share of each worker
 )
 
 // maxTeam bounds the workers of one call.
