@@ -24,6 +24,7 @@ func main() {
 	torch := flag.String("torch", "auto", "PyTorch column: auto (if /usr/bin/python3 imports torch), on, off")
 	script := flag.String("torch-script", defaultScript(), "path of bench/peers/gemm_torch.py")
 	quick := flag.Bool("quick", false, "skip the largest shapes")
+	only := flag.String("shapes", "", "comma-separated M×K×N (or MxKxN) names to run; default all")
 	flag.Parse()
 
 	shapes := benchShapes
@@ -34,6 +35,17 @@ func main() {
 				shapes = append(shapes, s)
 			}
 		}
+	}
+	if *only != "" {
+		var sel []shape
+		for _, s := range shapes {
+			for _, name := range strings.Split(*only, ",") {
+				if strings.ReplaceAll(name, "x", "×") == s.name() {
+					sel = append(sel, s)
+				}
+			}
+		}
+		shapes = sel
 	}
 	threads := runtime.NumCPU()
 

@@ -21,8 +21,10 @@ type peakInfo struct {
 	note       string
 }
 
-// measurePeak times the probes on 1 core and on all cores at once and
-// keeps the best of several tries (other processes only slow things down).
+// measurePeak times the probes on one core and on all cores at once. Each
+// worker times its own short runs (about 2 ms, shorter than a scheduler
+// time slice) and keeps its best of many, so other processes on the
+// machine only make the measurement slower to converge, not wrong.
 func measurePeak() peakInfo {
 	clock, fma, lanes, ok := probes()
 	pi := peakInfo{cores: runtime.NumCPU(), lanes: lanes, fmaUnits: 2}
@@ -30,40 +32,38 @@ func measurePeak() peakInfo {
 		pi.note = "no clock/FMA probe for this CPU"
 		return pi
 	}
+	// rate returns the summed best per-worker rate (work units per second).
 	rate := func(f func(int) float64, n, workers int) float64 {
-		best := 0.0
-		for try := 0; try < 5; try++ {
+		best := make([]float64, workers)
+		for try := 0; try < 40; try++ {
 			var wg sync.WaitGroup
-			var work float64
-			var mu sync.Mutex
-			start := time.Now()
 			for w := 0; w < workers; w++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
+					start := time.Now()
 					x := f(n)
-					mu.Lock()
-					work += x
-					mu.Unlock()
+					best[w] = max(best[w], x/time.Since(start).Seconds())
 				}()
 			}
 			wg.Wait()
-			if r := work / time.Since(start).Seconds(); r > best {
-				best = r
-			}
 		}
-		return best
+		sum := 0.0
+		for _, b := range best {
+			sum += b
+		}
+		return sum
 	}
-	pi.clockGHz = rate(clock, 2_000_000, pi.cores) / float64(pi.cores) / 1e9
+	pi.clockGHz = rate(clock, 100_000, pi.cores) / float64(pi.cores) / 1e9
 	if fma != nil {
-		pi.sustained1 = rate(fma, 2_000_000, 1) / 1e9
-		pi.sustained = rate(fma, 2_000_000, pi.cores) / 1e9
+		pi.sustained1 = rate(fma, 300_000, 1) / 1e9
+		pi.sustained = rate(fma, 300_000, pi.cores) / 1e9
 	}
 	pi.peak1 = float64(pi.fmaUnits*pi.lanes*2) * pi.clockGHz
 	pi.peak = float64(pi.cores) * pi.peak1
-	pi.note = fmt.Sprintf("peak = %d cores × %d FMA pipes × %d float32 lanes × 2 flops × %.2f GHz (clock measured with a dependent-add chain on all cores at once; "+
+	pi.note = fmt.Sprintf("peak = %d cores × %d FMA pipes × %d float32 lanes × 2 flops × %.2f GHz (clock measured with a dependent-add chain running on all cores at once; "+
 		"Zen 5 server cores have two 512-bit FMA pipes); an FMA-only register loop sustains %.0f GFLOP/s on all cores (%.0f on one), i.e. %.2f FMA instructions per cycle per core",
 		pi.cores, pi.fmaUnits, pi.lanes, pi.clockGHz, pi.sustained, pi.sustained1, pi.sustained/float64(pi.cores)/float64(2*pi.lanes)/pi.clockGHz)
 	return pi

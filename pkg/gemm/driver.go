@@ -156,9 +156,9 @@ func (p *problem) sub(i0, i1, j0, j1 int) problem {
 // mc×kc block of op(A), pack it and sweep the micro-kernel over the
 // mc×nc block of C. The first kc block applies beta, later ones add.
 func (p *problem) serial(kern *kernel, ws *workspace) {
-	mc := min(kern.mc, roundUp(p.m, kern.mr))
-	kc := ceilDiv(p.k, ceilDiv(p.k, kern.kc))
-	nc := min(kern.nc, roundUp(p.n, kern.nr))
+	mc := evenBlock(p.m, kern.mc, kern.mr)
+	kc := evenBlock(p.k, kern.kc, 1)
+	nc := evenBlock(p.n, kern.nc, kern.nr)
 	ws.a = grow(ws.a, mc*kc)
 	ws.b = grow(ws.b, kc*nc)
 	ws.tile = grow(ws.tile, kern.mr*kern.nr)
@@ -249,6 +249,13 @@ func span(n, parts, i int) (int, int) {
 		hi++
 	}
 	return lo, hi
+}
+
+// evenBlock splits n into the fewest blocks of at most limit and returns
+// the block size, rounded up to a multiple of unit: blocks of nearly equal
+// size rather than full ones and a small remainder.
+func evenBlock(n, limit, unit int) int {
+	return roundUp(ceilDiv(n, ceilDiv(n, limit)), unit)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -7,10 +7,13 @@
 // OPENBLAS_CORETYPE. Some machines set OPENBLAS_CORETYPE=Haswell globally
 // (to work around old OpenBLAS builds), which makes OpenBLAS use AVX2
 // kernels on AVX-512 CPUs at about half speed. Load therefore removes
-// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the C environment (libc's
-// environ, through libc's unsetenv called with purego — os.Unsetenv does
-// not reliably reach it) before it loads the library, unless
-// SMT_KEEP_OPENBLAS_CORETYPE=1 is set. Go's own copy of the environment,
-// which child processes inherit, is left unchanged. (*Lib).CoreName reports
-// the kernel family OpenBLAS chose.
+// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (set alongside it) from the C
+// environment before it loads the library, unless
+// SMT_KEEP_OPENBLAS_CORETYPE=1 is set. It calls libc's getenv and unsetenv
+// through purego, which works in every build: with cgo, and with
+// CGO_ENABLED=0, where purego's fake cgo links libc dynamically (there
+// os.Unsetenv happens to reach libc's environ too, see TestGoEnvReachesC,
+// but it would also strip the variable from child processes). Go's own
+// copy of the environment, which child processes inherit, is left
+// unchanged. (*Lib).CoreName reports the kernel family OpenBLAS chose.
 package openblas
