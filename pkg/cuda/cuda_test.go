@@ -448,12 +448,12 @@ func TestHalfConversions(t *testing.T) {
 	}{
 		{1, 0x3f80, 0x3c00},
 		{-2, 0xc000, 0xc000},
-		{1 + 1.0/256, 0x3f80, 0x3c04},                   // bf16: halfway, to even (down)
-		{1 + 3.0/256, 0x3f82, 0x3c0c},                   // bf16: halfway, to even (up)
-		{65520, 0x4780, 0x7c00},                         // f16: rounds to Inf
-		{float32(math.Ldexp(1, -24)), 0x3380, 0x0001},   // f16: smallest subnormal
-		{float32(math.Ldexp(1, -25)), 0x3300, 0x0000},   // f16: halfway to 0, to even
-		{float32(math.Ldexp(3, -26)), 0x3340, 0x0001},   // f16: above halfway
+		{1 + 1.0/256, 0x3f80, 0x3c04},                 // bf16: halfway, to even (down)
+		{1 + 3.0/256, 0x3f82, 0x3c0c},                 // bf16: halfway, to even (up)
+		{65520, 0x4780, 0x7c00},                       // f16: rounds to Inf
+		{float32(math.Ldexp(1, -24)), 0x3380, 0x0001}, // f16: smallest subnormal
+		{float32(math.Ldexp(1, -25)), 0x3300, 0x0000}, // f16: halfway to 0, to even
+		{float32(math.Ldexp(3, -26)), 0x3340, 0x0001}, // f16: above halfway
 		{float32(math.Inf(-1)), 0xff80, 0xfc00},
 	}
 	for _, c := range cases {

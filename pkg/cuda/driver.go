@@ -62,17 +62,17 @@ type Driver struct {
 	version int // cuDriverGetVersion, e.g. 12040
 
 	cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName    uintptr
-	cuDeviceTotalMem, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain               uintptr
-	cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuCtxGetCurrent, cuCtxSynchronize  uintptr
-	cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost             uintptr
-	cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD                                       uintptr
-	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync                        uintptr
-	cuMemsetD8, cuMemsetD16, cuMemsetD32, cuMemsetD8Async, cuMemsetD32Async        uintptr
-	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                           uintptr
-	cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime           uintptr
-	cuEventDestroy, cuModuleLoadData, cuModuleLoadDataEx, cuModuleUnload           uintptr
-	cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuGetErrorName        uintptr
-	cuGetErrorString                                                               uintptr
+	cuDeviceTotalMem, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain              uintptr
+	cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuCtxGetCurrent, cuCtxSynchronize uintptr
+	cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost, cuMemFreeHost            uintptr
+	cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD                                      uintptr
+	cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync                       uintptr
+	cuMemsetD8, cuMemsetD16, cuMemsetD32, cuMemsetD8Async, cuMemsetD32Async       uintptr
+	cuStreamCreate, cuStreamDestroy, cuStreamSynchronize                          uintptr
+	cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime          uintptr
+	cuEventDestroy, cuModuleLoadData, cuModuleLoadDataEx, cuModuleUnload          uintptr
+	cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel, cuGetErrorName       uintptr
+	cuGetErrorString                                                              uintptr
 }
 
 // LoadDriver opens libcuda.so.1, binds the functions the package uses and

@@ -29,15 +29,15 @@ func (e *Error) Error() string {
 
 // Driver status codes the package refers to by name.
 const (
-	Success            = 0
-	ErrorInvalidValue  = 1
-	ErrorOutOfMemory   = 2
+	Success             = 0
+	ErrorInvalidValue   = 1
+	ErrorOutOfMemory    = 2
 	ErrorNotInitialized = 3
-	ErrorNoDevice      = 100
-	ErrorInvalidDevice = 101
-	ErrorInvalidPTX    = 218
-	ErrorNotFound      = 500
-	ErrorIllegalAddr   = 700
+	ErrorNoDevice       = 100
+	ErrorInvalidDevice  = 101
+	ErrorInvalidPTX     = 218
+	ErrorNotFound       = 500
+	ErrorIllegalAddr    = 700
 )
 
 // IsCode reports whether err is (or wraps) an *Error with the given code.

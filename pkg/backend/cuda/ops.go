@@ -200,7 +200,9 @@ func (be *Backend) binary(op, kernel string, out, a, b backend.Buf, n int) {
 func (be *Backend) Add(out, a, b backend.Buf, n int) { be.binary("Add", "smt_add", out, a, b, n) }
 
 // AddAbs implements backend.Backend.
-func (be *Backend) AddAbs(out, a, b backend.Buf, n int) { be.binary("AddAbs", "smt_addabs", out, a, b, n) }
+func (be *Backend) AddAbs(out, a, b backend.Buf, n int) {
+	be.binary("AddAbs", "smt_addabs", out, a, b, n)
+}
 
 // Cast implements backend.Backend (rounding to nearest even when
 // narrowing).
