@@ -276,4 +276,3 @@ func kindList(ks []llama.Kind) string {
 	}
 	return strings.Join(s, ",")
 }
-

@@ -2,7 +2,6 @@ package warmup
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,63 +11,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
+	"github.com/smt-go/smt/internal/testshards"
 	"github.com/smt-go/smt/internal/testutil"
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/backend/cpu"
 	"github.com/smt-go/smt/pkg/llama"
-	"github.com/smt-go/smt/pkg/prompt"
 	"github.com/smt-go/smt/pkg/scores"
 	"github.com/smt-go/smt/pkg/shards"
-	"github.com/smt-go/smt/pkg/tokenizer"
 	"github.com/smt-go/smt/pkg/train"
 )
-
-// realShards tokenizes the first n records of a real LLM-Adapters training
-// file with the stories260K tokenizer and the SMT template into a shard
-// directory (train split).
-func realShards(t *testing.T, n int) string {
-	t.Helper()
-	path := testutil.Shared(t, "llm-adapters/dataset/ARC-Easy/train.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []prompt.Record
-	if err := json.Unmarshal(b, &recs); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.Load(testutil.RepoRoot(t) + "/models/stories260K")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, _ := prompt.Get("smt")
-	dir := t.TempDir()
-	w := shards.NewWriter(dir, "train", shards.WriterOptions{})
-	for i, r := range recs[:n] {
-		src, tgt := tpl.Train(r)
-		sid := tok.Encode(src, tokenizer.EncodeOptions{ParseSpecial: true})
-		all := tok.Encode(src+tgt, tokenizer.EncodeOptions{ParseSpecial: true})
-		all = append(all, tok.EOS())
-		ex := shards.Example{Record: int64(i), IDs: all, Mask: make([]uint8, len(all))}
-		for j := len(sid); j < len(all); j++ {
-			ex.Mask[j] = 1
-		}
-		if len(all) > 384 {
-			continue
-		}
-		if err := w.Write(&ex); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info, err := w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := shards.WriteManifest(dir, &shards.Manifest{Splits: map[string]shards.SplitInfo{"train": info}}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func loadStories(t *testing.T) (*llama.Model, string) {
 	dir := testutil.RepoRoot(t) + "/models/stories260K"
@@ -83,7 +34,7 @@ func loadStories(t *testing.T) (*llama.Model, string) {
 // blocks and checks every score in scores.arrow against gradients computed
 // directly with the model's backward pass on the same batches.
 func TestScoresMatchDirectGradients(t *testing.T) {
-	data := realShards(t, 48)
+	data := testshards.Build(t, "llm-adapters/dataset/ARC-Easy/train.json", 48, 0, 384)
 	m, modelDir := loadStories(t)
 	out := filepath.Join(t.TempDir(), "scores.arrow")
 	opt := Options{Model: modelDir, Shards: data, Out: out, Steps: 3, Batch: 4, MaxLen: 512, Seed: 7,
