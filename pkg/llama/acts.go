@@ -71,7 +71,6 @@ type Acts struct {
 	be backend.Backend
 }
 
-
 // N is the number of tokens in the batch.
 func (a *Acts) N() int { return a.B * a.T }
 

@@ -178,4 +178,3 @@ func (w *Writer) Abort() {
 func ShardName(split string, i int) string {
 	return fmt.Sprintf("%s-%05d.arrow", split, i)
 }
-

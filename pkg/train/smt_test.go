@@ -55,7 +55,7 @@ func TestAllBlocksEqualsFullFineTuning(t *testing.T) {
 					out, in := m.LinearShape(k)
 					tb := backend.BlockTable{Size: S, Out: out, In: in}
 					// Blocks in a scrambled order, as a score ranking gives.
-					for j := (out / S) * (in / S) - 1; j >= 0; j-- {
+					for j := (out/S)*(in/S) - 1; j >= 0; j-- {
 						tb.Rows = append(tb.Rows, int32(j/(in/S)))
 						tb.Cols = append(tb.Cols, int32(j%(in/S)))
 					}

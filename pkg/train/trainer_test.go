@@ -15,7 +15,7 @@ import (
 // memSource is an in-memory Source.
 type memSource []shards.Example
 
-func (s memSource) Len() int                  { return len(s) }
+func (s memSource) Len() int                 { return len(s) }
 func (s memSource) Get(i int) shards.Example { return s[i] }
 
 func allTensors(m *llama.Model) []int {
