@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -94,6 +95,10 @@ func ExitCode(prog string, err error) int {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	var ue UsageError
 	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	// urfave/cli reports missing required flags with an unexported type.
+	if strings.HasPrefix(err.Error(), "Required flag") {
 		return ExitUsage
 	}
 	var ec cli.ExitCoder
