@@ -468,3 +468,36 @@ func TestHalfConversions(t *testing.T) {
 		t.Errorf("BF16(NaN) = %#04x", nan)
 	}
 }
+
+func TestBLASVersionChoice(t *testing.T) {
+	s := cudatest.Open(t)
+	dir := t.TempDir()
+	copyFile := func(src, dst string) {
+		b, err := os.ReadFile(filepath.Join(s.Dir, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile("libcublas.so.12", "libcublas.so.12")
+	copyFile("libcublas.so.12", "libcublas.so.13")
+	copyFile("libnccl.so.2", "libcublasLt.so.13") // any shared object: checks the preload
+	opts := cuda.LoadOptions{Dirs: []string{dir}, OnlyDirs: true, Local: true}
+	b, err := cuda.LoadBLAS(opts, 12080)
+	if err != nil || b.Path() != filepath.Join(dir, "libcublas.so.12") {
+		t.Errorf("CUDA 12.8 driver: %v, %v", b, err)
+	}
+	b, err = cuda.LoadBLAS(opts, 13000)
+	if err != nil || b.Path() != filepath.Join(dir, "libcublas.so.13") {
+		t.Fatalf("CUDA 13.0 driver: %v, %v", b, err)
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	if !strings.Contains(string(maps), filepath.Join(dir, "libcublasLt.so.13")) {
+		t.Error("libcublasLt.so.13 beside libcublas.so.13 was not loaded first")
+	}
+}

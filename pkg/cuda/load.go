@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -211,11 +210,24 @@ func openLibrary(name string, sonames []string, preload map[string]string, opts 
 			return &library{name: name, path: path, h: h}, nil
 		}
 	}
-	msg := fmt.Sprintf("cuda: no %s found (looked for %s); searched: %s", name, strings.Join(sonames, ", "), strings.Join(searched, ", "))
-	if len(failures) > 0 {
-		msg += "; could not open: " + strings.Join(failures, "; ")
+	return nil, &NotFoundError{Library: name, Sonames: sonames, Searched: searched, Failures: failures}
+}
+
+// NotFoundError reports a library that none of the searched places had
+// (or could open).
+type NotFoundError struct {
+	Library  string   // e.g. "libcuda.so.1", "cuBLAS"
+	Sonames  []string // the file names looked for
+	Searched []string // every directory searched, in order, and the system loader
+	Failures []string // files found that failed to open, with the loader's error
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("cuda: no %s found (looked for %s); searched: %s", e.Library, strings.Join(e.Sonames, ", "), strings.Join(e.Searched, ", "))
+	if len(e.Failures) > 0 {
+		msg += "; could not open: " + strings.Join(e.Failures, "; ")
 	}
-	return nil, errors.New(msg)
+	return msg
 }
 
 func fileExists(p string) bool {

@@ -1,15 +1,15 @@
 // emu.h: just enough of CUDA C++ for the SMT kernels to run on the CPU, in
-// the stand-in libcuda the CI tests load. Each CUDA thread of a block is
-// an OS thread; blocks of a launch run one after another. __syncthreads is
-// a barrier over the block's threads, and warp shuffles exchange values
-// through a per-warp buffer between two barriers over the warp's threads,
-// so kernels must call them in warp-uniform control flow, as they must on
-// the GPU with a full mask.
+// the stand-in libcuda the CI tests load. Each CUDA thread of a block is a
+// fiber (ucontext) on one OS thread, switched cooperatively at barriers;
+// blocks of a launch run one after another. __syncthreads is a barrier over
+// the block's threads, and warp shuffles exchange values through a
+// per-warp buffer between two barriers over the warp's threads, so kernels
+// must call them in warp-uniform control flow, as they must on the GPU
+// with a full mask.
 #pragma once
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include <pthread.h>
 
 struct emu_dim3 { unsigned x, y, z; };
 extern thread_local emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
@@ -26,20 +26,21 @@ void emu_syncthreads();
 #define __syncthreads() emu_syncthreads()
 
 struct emu_warp {
-  pthread_barrier_t bar;
+  void* bar;
   uint64_t slot[32];
 };
 extern thread_local emu_warp* emu_cur_warp;
 extern thread_local int emu_lane;
+void emu_warp_sync(emu_warp* w);
 
 template <typename T>
 static inline T emu_exchange(T v, int src) {
   static_assert(sizeof(T) <= 8, "shuffle of a value over 8 bytes");
   memcpy(&emu_cur_warp->slot[emu_lane], &v, sizeof(T));
-  pthread_barrier_wait(&emu_cur_warp->bar);
+  emu_warp_sync(emu_cur_warp);
   T r;
   memcpy(&r, &emu_cur_warp->slot[src & 31], sizeof(T));
-  pthread_barrier_wait(&emu_cur_warp->bar);
+  emu_warp_sync(emu_cur_warp);
   return r;
 }
 template <typename T> static inline T __shfl_sync(unsigned, T v, int src) { return emu_exchange(v, src); }

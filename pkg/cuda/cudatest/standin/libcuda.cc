@@ -15,8 +15,9 @@
 //     enabled with cuFuncSetAttribute;
 //   - kernels registered by the emulated build of kernels/*.cu run on the
 //     CPU (see emu.h).
-#include <pthread.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <ucontext.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -511,79 +512,157 @@ void emu_register(const char* name, void* fn, emu_invoker inv) { registry()[name
 thread_local emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 thread_local emu_warp* emu_cur_warp;
 thread_local int emu_lane;
-static thread_local void* t_smem;
-static thread_local pthread_barrier_t* t_blockbar;
 
-void* emu_dyn_smem() { return t_smem; }
-void emu_syncthreads() { pthread_barrier_wait(t_blockbar); }
-
-struct Launch {
-  void* fn;
-  emu_invoker inv;
-  void** params;
-  unsigned g[3], b[3];
-  void* smem;
-  pthread_barrier_t bar;
-  std::vector<emu_warp> warps;
+// The fiber scheduler: one launch at a time (launches are serialized by
+// g_launch), all on the launching thread. Fiber t plays thread t of every
+// block of a launch in turn (a block-wide barrier separates the blocks) and
+// stays alive between launches, so a launch costs no system calls once the
+// fibers exist.
+struct Barrier {
+  int count = 0, arrived = 0;
+  unsigned gen = 0;
 };
-struct Worker {
-  Launch* l;
+// A fiber starts with makecontext/setcontext and then switches with
+// _setjmp/_longjmp, which (unlike swapcontext) make no system call.
+struct Fiber {
+  ucontext_t ctx;
+  jmp_buf jb;
   unsigned tid;
+  unsigned long block;  // the block it is running
+  bool started, done;
 };
+static std::mutex g_launch;
+static jmp_buf g_sched;
+static std::vector<Fiber> g_fibers;
+static std::vector<char*> g_stacks;
+static Fiber* g_cur;
+static Barrier g_blockbar;
+static std::vector<Barrier> g_warpbars;
+static std::vector<emu_warp> g_warps;
+static void* g_smem;
+static unsigned long g_progress, g_nblocks;
+static void* g_fn;
+static emu_invoker g_inv;
+static void** g_params;
+static const size_t kStack = 256 << 10;
 
-static void* run_thread(void* arg) {
-  Worker* w = (Worker*)arg;
-  Launch* l = w->l;
-  threadIdx = {w->tid, 0, 0};
-  blockDim = {l->b[0], 1, 1};
-  gridDim = {l->g[0], l->g[1], l->g[2]};
-  emu_cur_warp = &l->warps[w->tid / 32];
-  emu_lane = w->tid % 32;
-  t_smem = l->smem;
-  t_blockbar = &l->bar;
-  for (unsigned z = 0; z < l->g[2]; z++)
-    for (unsigned y = 0; y < l->g[1]; y++)
-      for (unsigned x = 0; x < l->g[0]; x++) {
-        blockIdx = {x, y, z};
-        l->inv(l->fn, l->params);
-        pthread_barrier_wait(&l->bar);  // the block's shared memory is free again
-      }
-  return 0;
+static void yield_to_scheduler() {
+  if (!_setjmp(g_cur->jb)) _longjmp(g_sched, 1);
 }
 
-static void emulate(Func* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned shmem, void** params) {
+static void barrier_wait(Barrier* b) {
+  unsigned gen = b->gen;
+  g_progress++;
+  if (++b->arrived == b->count) {
+    b->arrived = 0;
+    b->gen++;
+    return;
+  }
+  while (b->gen == gen) yield_to_scheduler();
+}
+
+void* emu_dyn_smem() { return g_smem; }
+void emu_syncthreads() { barrier_wait(&g_blockbar); }
+void emu_warp_sync(emu_warp* w) { barrier_wait((Barrier*)w->bar); }
+
+static void set_block(unsigned long b) {
+  blockIdx = {(unsigned)(b % gridDim.x), (unsigned)(b / gridDim.x % gridDim.y), (unsigned)(b / gridDim.x / gridDim.y)};
+}
+
+static void fiber_main() {
+  for (;;) {
+    for (unsigned long b = 0; b < g_nblocks; b++) {
+      g_cur->block = b;
+      set_block(b);
+      g_inv(g_fn, g_params);
+      barrier_wait(&g_blockbar);  // every thread is done with the block's shared memory
+    }
+    g_cur->done = true;
+    g_progress++;
+    yield_to_scheduler();  // resumed by the next launch
+  }
+}
+
+// run runs a launch's fibers to completion; false on a deadlock (threads
+// waiting at barriers the others never reach).
+static bool run(unsigned nthreads) {
+  for (unsigned t = 0; t < nthreads; t++) {
+    Fiber& f = g_fibers[t];
+    f.tid = t;
+    f.done = false;
+    if (!f.started) {
+      getcontext(&f.ctx);
+      f.ctx.uc_stack.ss_sp = g_stacks[t];
+      f.ctx.uc_stack.ss_size = kStack;
+      f.ctx.uc_link = 0;
+      makecontext(&f.ctx, fiber_main, 0);
+    }
+  }
+  g_blockbar = Barrier();
+  g_blockbar.count = nthreads;
+  for (size_t w = 0; w < g_warpbars.size(); w++) {
+    g_warpbars[w] = Barrier();
+    g_warpbars[w].count = nthreads - 32 * w < 32 ? nthreads - 32 * w : 32;
+  }
+  unsigned alive = nthreads;
+  while (alive > 0) {
+    unsigned long before = g_progress;
+    for (unsigned t = 0; t < nthreads; t++) {
+      Fiber& f = g_fibers[t];
+      if (f.done) continue;
+      g_cur = &f;
+      threadIdx = {f.tid, 0, 0};
+      emu_lane = f.tid % 32;
+      emu_cur_warp = &g_warps[f.tid / 32];
+      if (f.started) set_block(f.block);
+      if (!_setjmp(g_sched)) {
+        if (!f.started) {
+          f.started = true;
+          setcontext(&f.ctx);
+        }
+        _longjmp(f.jb, 1);
+      }
+      if (f.done) alive--;
+    }
+    if (alive > 0 && g_progress == before) {
+      for (unsigned t = 0; t < nthreads; t++) g_fibers[t].started = false;  // abandon them
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool emulate(Func* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned shmem, void** params) {
   auto it = registry().find(fn->name);
   if (it == registry().end()) {
     standin_log("NOEMU name=%s", fn->name.c_str());
-    return;
+    return true;
   }
-  Launch l;
-  l.fn = it->second.first;
-  l.inv = it->second.second;
-  l.params = params;
-  l.g[0] = gx, l.g[1] = gy, l.g[2] = gz;
-  l.b[0] = bx, l.b[1] = 1, l.b[2] = 1;
-  l.smem = calloc(shmem + 16, 1);
-  pthread_barrier_init(&l.bar, 0, bx);
-  l.warps.resize((bx + 31) / 32);
-  for (size_t w = 0; w < l.warps.size(); w++) {
-    unsigned n = bx - 32 * w < 32 ? bx - 32 * w : 32;
-    pthread_barrier_init(&l.warps[w].bar, 0, n);
+  std::lock_guard<std::mutex> lock(g_launch);
+  g_fn = it->second.first;
+  g_inv = it->second.second;
+  g_params = params;
+  while (g_stacks.size() < bx) g_stacks.push_back((char*)malloc(kStack));
+  if (g_fibers.size() < bx) {
+    std::vector<Fiber> more(bx - g_fibers.size());
+    for (auto& f : more) f.started = false;
+    // Fibers hold their own context: grow without moving started ones.
+    for (auto& f : g_fibers)
+      if (f.started) f.started = false;  // restart everything after a resize
+    g_fibers.insert(g_fibers.end(), more.begin(), more.end());
   }
-  std::vector<pthread_t> th(bx);
-  std::vector<Worker> ws(bx);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 << 10);
-  for (unsigned t = 0; t < bx; t++) {
-    ws[t] = {&l, t};
-    pthread_create(&th[t], &attr, run_thread, &ws[t]);
-  }
-  for (unsigned t = 0; t < bx; t++) pthread_join(th[t], 0);
-  pthread_attr_destroy(&attr);
-  for (auto& w : l.warps) pthread_barrier_destroy(&w.bar);
-  pthread_barrier_destroy(&l.bar);
-  free(l.smem);
+  size_t nw = (bx + 31) / 32;
+  g_warpbars.assign(nw, Barrier());
+  g_warps.assign(nw, emu_warp());
+  for (size_t w = 0; w < nw; w++) g_warps[w].bar = &g_warpbars[w];
+  g_smem = calloc(shmem + 16, 1);
+  blockDim = {bx, 1, 1};
+  gridDim = {gx, gy, gz};
+  g_nblocks = (unsigned long)gx * gy * gz;
+  bool ok = run(bx);
+  if (!ok) standin_log("EMU-DEADLOCK name=%s", fn->name.c_str());
+  free(g_smem);
+  return ok;
 }
 
 extern "C" CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -625,7 +704,7 @@ extern "C" CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned g
     standin_log("SHARED-TOO-BIG name=%s shared=%u max=%d", fn->name.c_str(), shmem, fn->maxShared);
     return 1;
   }
-  emulate(fn, gx, gy, gz, bx, shmem, params);
+  if (!emulate(fn, gx, gy, gz, bx, shmem, params)) return 700;
   return 0;
 }
 
