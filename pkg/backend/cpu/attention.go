@@ -40,9 +40,29 @@ func keyRange(s backend.AttnShape, b, i int) (lo, hi int) {
 	return lo, hi
 }
 
-// Attention implements backend.Backend: one task per (sequence, query
-// head), scores kept in a scratch row, softmax with the running maximum.
+// Attention implements backend.Backend. The float32 backend computes it
+// with batched GEMMs (attention_gemm.go); the float64 reference runs
+// attentionRef.
 func (be *Backend[T]) Attention(out, lse, q, k, v backend.Buf, s backend.AttnShape) {
+	if isF32[T]() && s.Tq > 1 {
+		any(be).(*Backend[float32]).attentionGEMM(out, lse, q, k, v, s)
+		return
+	}
+	be.attentionRef(out, lse, q, k, v, s)
+}
+
+// AttentionBackward implements backend.Backend (see Attention).
+func (be *Backend[T]) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse backend.Buf, s backend.AttnShape) {
+	if isF32[T]() {
+		any(be).(*Backend[float32]).attentionBackwardGEMM(dq, dk, dv, dout, q, k, v, out, lse, s)
+		return
+	}
+	be.attentionBackwardRef(dq, dk, dv, dout, q, k, v, out, lse, s)
+}
+
+// attentionRef is the direct implementation: one task per (sequence, query
+// head), scores kept in a scratch row, softmax with the running maximum.
+func (be *Backend[T]) attentionRef(out, lse, q, k, v backend.Buf, s backend.AttnShape) {
 	os, ls, qs, ks, vs := Data[T](out), Data[T](lse), Data[T](q), Data[T](k), Data[T](v)
 	H, HD, KV := s.H, s.HD, s.KV
 	group := H / KV
@@ -90,10 +110,10 @@ func (be *Backend[T]) Attention(out, lse, q, k, v backend.Buf, s backend.AttnSha
 	})
 }
 
-// AttentionBackward implements backend.Backend: one task per (sequence,
+// attentionBackwardRef is the direct backward: one task per (sequence,
 // key/value head), so the query heads that share dk and dv run in the same
 // task. Probabilities are recomputed from q, k and lse.
-func (be *Backend[T]) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse backend.Buf, s backend.AttnShape) {
+func (be *Backend[T]) attentionBackwardRef(dq, dk, dv, dout, q, k, v, out, lse backend.Buf, s backend.AttnShape) {
 	dqs, dks, dvs, dos := Data[T](dq), Data[T](dk), Data[T](dv), Data[T](dout)
 	qs, ks, vs, os, ls := Data[T](q), Data[T](k), Data[T](v), Data[T](out), Data[T](lse)
 	H, HD, KV := s.H, s.HD, s.KV

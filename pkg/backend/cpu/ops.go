@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/smt-go/smt/pkg/backend"
+	"github.com/smt-go/smt/pkg/gemm"
 )
 
 func isF32[T Float]() bool {
@@ -322,10 +323,19 @@ func (be *Backend[T]) ScatterBlocks(w, src backend.Buf, t backend.BlockTable) {
 	}
 }
 
-// BlockGrad implements backend.Backend.
+// BlockGrad implements backend.Backend: for float32 one batched GEMM over
+// all blocks (each dY and X slice read in place), else a product per block.
 func (be *Backend[T]) BlockGrad(dst backend.Buf, beta float32, dy backend.Buf, ldy int, x backend.Buf, ldx int, N int, t backend.BlockTable, xcol []int32) {
 	S := t.Size
 	d, dys, xs := Data[T](dst), Data[T](dy), Data[T](x)
+	if isF32[T]() {
+		offA, offB, offC := make([]int, t.Len()), make([]int, t.Len()), make([]int, t.Len())
+		for i := range t.Rows {
+			offA[i], offB[i], offC[i] = int(t.Rows[i])*S, int(xcol[i]), i*S*S
+		}
+		gemm.SgemmBatched(true, false, S, S, N, 1, any(dys).([]float32), ldy, offA, any(xs).([]float32), ldx, offB, beta, any(d).([]float32), S, offC)
+		return
+	}
 	for i := range t.Rows {
 		a := Wrap(dys[int(t.Rows[i])*S:])
 		b := Wrap(xs[int(xcol[i]):])
