@@ -20,7 +20,8 @@ import (
 )
 
 func main() {
-	reps := flag.Int("reps", 5, "timed calls per shape and implementation (the best is reported)")
+	reps := flag.Int("reps", 3, "timed calls per shape, implementation and round")
+	rounds := flag.Int("rounds", 3, "rounds over all shapes and implementations; each cell reports its best call over all rounds, so a burst of load from other processes spoils one round, not the cell")
 	torch := flag.String("torch", "auto", "PyTorch column: auto (if /usr/bin/python3 imports torch), on, off")
 	script := flag.String("torch-script", defaultScript(), "path of bench/peers/gemm_torch.py")
 	quick := flag.Bool("quick", false, "skip the largest shapes")
@@ -67,35 +68,54 @@ func main() {
 			column{title: fmt.Sprintf("OpenBLAS %dT", threads), threads: threads, run: lib.Sgemm, setThreads: lib.SetThreads})
 	}
 
-	results := make([]map[string]float64, len(cols))
-	for i, col := range cols {
-		results[i] = map[string]float64{}
-		col.setThreads(col.threads)
-		for _, s := range shapes {
-			fmt.Fprintf(os.Stderr, "%-12s %s\n", col.title, s.name())
-			results[i][s.name()] = measure(col.run, s, *reps)
-		}
-	}
-	gemm.SetThreads(0)
-
 	torchNote := "PyTorch: not measured"
 	var torchRes map[string]float64
-	if *torch == "on" || (*torch == "auto" && torchAvailable()) {
-		fmt.Fprintf(os.Stderr, "PyTorch %dT...\n", threads)
-		var err error
-		torchRes, err = runTorch(*script, threads, *reps, shapes)
-		if err != nil {
-			torchNote = "PyTorch: failed: " + err.Error()
-			torchRes = nil
-		} else {
-			torchNote = fmt.Sprintf("PyTorch: %s %s with torch.set_num_threads(%d), OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE", python, *script, threads)
+	useTorch := *torch == "on" || (*torch == "auto" && torchAvailable())
+	if useTorch {
+		torchRes = map[string]float64{}
+		torchNote = fmt.Sprintf("PyTorch: %s %s with torch.set_num_threads(%d), OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE", python, *script, threads)
+	}
+
+	results := make([]map[string]float64, len(cols))
+	for i := range results {
+		results[i] = map[string]float64{}
+	}
+	ops := make([]*operands, len(shapes))
+	for i, s := range shapes {
+		ops[i] = newOperands(s)
+	}
+	for round := 1; round <= *rounds; round++ {
+		for si, s := range shapes {
+			for i, col := range cols {
+				fmt.Fprintf(os.Stderr, "round %d/%d  %-12s %s\n", round, *rounds, col.title, s.name())
+				col.setThreads(col.threads)
+				if strings.HasPrefix(col.title, "Go") {
+					// Let OpenBLAS's threads, which spin for a while after
+					// each call, go to sleep before timing our own.
+					time.Sleep(300 * time.Millisecond)
+				}
+				results[i][s.name()] = max(results[i][s.name()], measure(col.run, ops[si], *reps))
+			}
+		}
+		gemm.SetThreads(0)
+		if useTorch && torchRes != nil {
+			fmt.Fprintf(os.Stderr, "round %d/%d  PyTorch %dT\n", round, *rounds, threads)
+			res, err := runTorch(*script, threads, *reps, shapes)
+			if err != nil {
+				torchNote = "PyTorch: failed: " + err.Error()
+				torchRes = nil
+				continue
+			}
+			for k, v := range res {
+				torchRes[k] = max(torchRes[k], v)
+			}
 		}
 	}
 
 	printTable(os.Stdout, pk, shapes, cols, results, torchRes, threads)
 	fmt.Printf("\n- CPU: %s, %d cores; Go kernel: %s; %s\n", cpuModel(), runtime.NumCPU(), gemm.KernelName(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Printf("- %s\n- %s\n- %s\n", pk.note, blasNote, torchNote)
-	fmt.Printf("- GFLOP/s = 2·M·N·K / best time of %d calls (after a warm-up call); C is reused, beta = 0.\n", *reps)
+	fmt.Printf("- GFLOP/s = 2·M·N·K / best time over %d rounds × %d calls (each after a warm-up call); C is reused, beta = 0.\n", *rounds, *reps)
 }
 
 // column is one implementation at one thread count.
@@ -107,10 +127,10 @@ type column struct {
 }
 
 // measure returns the best GFLOP/s of reps calls after one warm-up call.
-func measure(run func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int), s shape, reps int) float64 {
-	a, b, c := s.operands()
+func measure(run func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int), o *operands, reps int) float64 {
+	s := o.s
 	call := func() {
-		run(s.transA, s.transB, s.m, s.n, s.k, 1, a, s.lda(), b, s.ldb(), 0, c, s.n)
+		run(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, s.lda(), o.b, s.ldb(), 0, o.c, s.n)
 	}
 	call()
 	best := time.Duration(1<<63 - 1)

@@ -65,8 +65,14 @@ func (s shape) ops() string {
 	return t(s.transA) + t(s.transB)
 }
 
-// operands returns random stored A and B and a C for the shape.
-func (s shape) operands() (a, b, c []float32) {
+// operands are the stored matrices of one shape, made once and reused.
+type operands struct {
+	s       shape
+	a, b, c []float32
+}
+
+// newOperands returns random stored A and B and a C for the shape.
+func newOperands(s shape) *operands {
 	rng := rand.New(rand.NewPCG(uint64(s.m), uint64(s.n)))
 	fill := func(n int) []float32 {
 		x := make([]float32, n)
@@ -75,5 +81,5 @@ func (s shape) operands() (a, b, c []float32) {
 		}
 		return x
 	}
-	return fill(s.m * s.k), fill(s.k * s.n), make([]float32, s.m*s.n)
+	return &operands{s, fill(s.m * s.k), fill(s.k * s.n), make([]float32, s.m*s.n)}
 }

@@ -15,6 +15,7 @@
 //	R8   ld in bytes, R12 = 3·R8
 //	R9   w in bytes (dst stride between consecutive q), R11 = 3·R9
 //	CX   groups left, BX blocks per row, DX blocks left
+//	R15  the same columns of the next group (prefetched)
 //	Z0..Z3  the 4 rows, then the transposed lanes (o0..o3)
 //	Z4..Z7  unpack temporaries
 TEXT ·transposePack4AVX512(SB), NOSPLIT, $0-48
@@ -39,6 +40,14 @@ group:
 	MOVQ BX, DX
 
 block:
+	// Prefetch the same columns of the next group's 4 rows: rows of a
+	// large A sit in different pages (often in DRAM), and runs of kc
+	// values are too short for the hardware prefetcher to ramp up.
+	LEAQ       (R13)(R8*4), R15
+	PREFETCHT0 (R15)
+	PREFETCHT0 (R15)(R8*1)
+	PREFETCHT0 (R15)(R8*2)
+	PREFETCHT0 (R15)(R12*1)
 	VMOVUPS (R13), Z0
 	VMOVUPS (R13)(R8*1), Z1
 	VMOVUPS (R13)(R8*2), Z2
