@@ -3,6 +3,7 @@ package choose
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -30,6 +31,9 @@ func TestOpen(t *testing.T) {
 	}
 	defer Close(be)
 	if strings.HasPrefix(be.Name(), "cpu") {
+		if os.Getenv("SMT_CUDA_TESTS") == "gpu" {
+			t.Fatalf("auto chose the CPU on a GPU machine: %s", notice.String())
+		}
 		// No GPU here: one line saying why.
 		if lines := strings.Split(strings.TrimSpace(notice.String()), "\n"); len(lines) != 1 || !strings.HasSuffix(lines[0], "; using the CPU") {
 			t.Errorf("notice %q", notice.String())

@@ -46,6 +46,7 @@ type Backend struct {
 
 	args      *cu.Args
 	arena     arena
+	ring      ring
 	workspace cu.DevicePtr
 	hostBuf   []uint16 // staging for bf16/f16 conversions
 
@@ -102,6 +103,7 @@ func NewWithOptions(device int, o Options) (be *Backend, err error) {
 	be = &Backend{drv: drv, blas: blas, ctx: ctx, fns: map[string]cu.Function{}, smem: map[string]int{},
 		args: new(cu.Args), live: map[cu.DevicePtr]int{}, syncEach: o.SyncEachOp || os.Getenv("SMT_CUDA_SYNC") == "1"}
 	be.arena.be = be
+	be.ring.be = be
 	if err := ctx.Enter(); err != nil {
 		_ = ctx.Release()
 		return nil, err
@@ -217,6 +219,7 @@ func (be *Backend) closeLocked() error {
 	}
 	be.live = nil
 	be.arena.free()
+	be.ring.free()
 	if be.workspace != 0 {
 		keep(be.drv.MemFree(be.workspace))
 	}
@@ -678,20 +681,104 @@ func (a *arena) free() {
 
 // putI32 copies host integers into the arena.
 func (be *Backend) putI32(op string, v []int32) cu.DevicePtr {
-	p := be.arena.take(4 * max(len(v), 1))
-	if len(v) > 0 {
-		be.must(op, be.drv.MemcpyHtoDAsync(p, unsafe.Pointer(&v[0]), 4*len(v), be.st))
+	if len(v) == 0 {
+		return be.arena.take(4)
 	}
-	return p
+	return be.stage(op, unsafe.Pointer(&v[0]), 4*len(v))
 }
 
 // putU64 copies host 64-bit words (device pointers) into the arena.
 func (be *Backend) putU64(op string, v []uint64) cu.DevicePtr {
-	p := be.arena.take(8 * max(len(v), 1))
-	if len(v) > 0 {
-		be.must(op, be.drv.MemcpyHtoDAsync(p, unsafe.Pointer(&v[0]), 8*len(v), be.st))
+	if len(v) == 0 {
+		return be.arena.take(8)
 	}
+	return be.stage(op, unsafe.Pointer(&v[0]), 8*len(v))
+}
+
+// stage copies bytes of host memory into the arena through the pinned
+// staging ring, so that the copy is truly asynchronous (a copy from
+// pageable memory may wait for the stream).
+func (be *Backend) stage(op string, src unsafe.Pointer, bytes int) cu.DevicePtr {
+	dst := be.arena.take(bytes)
+	h := be.ring.take(op, bytes)
+	copy(unsafe.Slice((*byte)(h), bytes), unsafe.Slice((*byte)(src), bytes))
+	be.must(op, be.drv.MemcpyHtoDAsync(dst, h, bytes, be.st))
+	return dst
+}
+
+// ring is pinned host memory for the host-to-device copies of small
+// inputs, in segments: entering a segment waits for the event recorded
+// when the ring last left it (by then its copies have long finished, so
+// this rarely waits), and leaving it records a new one.
+type ring struct {
+	be     *Backend
+	base   unsafe.Pointer
+	seg    int // segment size in bytes
+	cur    int // current segment
+	off    int // offset in it
+	events [ringSegs]cu.Event
+	used   [ringSegs]bool // an event was recorded for the segment
+}
+
+const ringSegs = 4
+
+func (r *ring) take(op string, bytes int) unsafe.Pointer {
+	be := r.be
+	bytes = (bytes + 63) &^ 63
+	if r.base == nil || bytes > r.seg {
+		r.grow(op, bytes)
+	}
+	if r.off+bytes > r.seg { // move to the next segment
+		be.must(op, be.drv.EventRecord(r.events[r.cur], be.st))
+		r.used[r.cur] = true
+		r.cur = (r.cur + 1) % ringSegs
+		r.off = 0
+		if r.used[r.cur] {
+			be.must(op, be.drv.EventSynchronize(r.events[r.cur]))
+		}
+	}
+	p := unsafe.Add(r.base, r.cur*r.seg+r.off)
+	r.off += bytes
 	return p
+}
+
+// grow (re)allocates the ring with segments of at least bytes.
+func (r *ring) grow(op string, bytes int) {
+	be := r.be
+	seg := max(256<<10, 2*r.seg)
+	for seg < bytes {
+		seg *= 2
+	}
+	if r.base != nil {
+		be.must(op, be.drv.StreamSynchronize(be.st))
+		be.must(op, be.drv.MemFreeHost(r.base))
+	}
+	p, err := be.drv.MemAllocHost(ringSegs * seg)
+	be.must(op, err)
+	for i := range r.events {
+		if r.events[i] == 0 {
+			e, err := be.drv.EventCreate(eventDisableTiming)
+			be.must(op, err)
+			r.events[i] = e
+		}
+	}
+	r.base, r.seg, r.cur, r.off, r.used = p, seg, 0, 0, [ringSegs]bool{}
+}
+
+// eventDisableTiming is CU_EVENT_DISABLE_TIMING (cheaper events).
+const eventDisableTiming = 2
+
+func (r *ring) free() {
+	be := r.be
+	if r.base != nil {
+		_ = be.drv.MemFreeHost(r.base)
+	}
+	for _, e := range r.events {
+		if e != 0 {
+			_ = be.drv.EventDestroy(e)
+		}
+	}
+	*r = ring{be: be}
 }
 
 // getBytes copies device memory to host memory and waits for it.
