@@ -1,25 +1,28 @@
 package cmdutil
 
 import (
-	"fmt"
+	"bytes"
 	"strings"
 
 	"github.com/smt-go/smt/pkg/backend"
-	"github.com/smt-go/smt/pkg/backend/cpu"
+	"github.com/smt-go/smt/pkg/backend/choose"
 )
 
 // OpenBackend returns the compute backend the common flags ask for:
 // --device cpu, cuda[:N] or auto (CUDA when available, else the CPU with a
-// one-line notice).
+// one-line notice through prog). An unknown device name is a usage error.
 func OpenBackend(c Common, prog *Progress) (backend.Backend, error) {
-	switch d := strings.ToLower(c.Device); {
-	case d == "cpu":
-		return cpu.New32(c.Threads), nil
-	case d == "auto" || d == "":
-		return cpu.New32(c.Threads), nil
-	case d == "cuda" || strings.HasPrefix(d, "cuda:"):
-		return nil, fmt.Errorf("--device %s: this build has no CUDA backend", c.Device)
-	default:
-		return nil, Usagef("--device %q: want auto, cpu, cuda or cuda:N", c.Device)
+	var notice bytes.Buffer
+	be, err := choose.OpenWithNotice(c.Device, c.Threads, &notice)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "unknown device") {
+			return nil, UsageError{Err: err}
+		}
+		return nil, err
 	}
+	if n := strings.TrimSpace(notice.String()); n != "" {
+		prog.Event("device", n, map[string]any{"device": "cpu"})
+	}
+	prog.Event("device", "device: "+be.Name(), map[string]any{"backend": be.Name()})
+	return be, nil
 }

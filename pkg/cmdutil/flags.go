@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/smt-go/smt/pkg/backend/choose"
 )
 
 // Exit codes shared by every stage.
@@ -32,7 +34,7 @@ const (
 // CommonFlags returns the flags every stage accepts.
 func CommonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: FlagDevice, Value: "auto", Usage: "compute device: auto, cpu or cuda (cuda:N for GPU N)", EnvVars: []string{"SMT_DEVICE"}},
+		&cli.StringFlag{Name: FlagDevice, Value: "auto", Usage: choose.Usage, EnvVars: []string{"SMT_DEVICE"}},
 		&cli.IntFlag{Name: FlagThreads, Value: 0, Usage: "CPU threads (0: one per core)", EnvVars: []string{"SMT_THREADS"}},
 		&cli.Int64Flag{Name: FlagSeed, Value: 1234, Usage: "random seed"},
 		&cli.BoolFlag{Name: FlagJSON, Usage: "write progress to stderr as one JSON object per line"},
