@@ -12,7 +12,7 @@ STAGES   := $(wildcard tokenize warmup select train merge evaluate)
 TOOLS    := $(wildcard tools/*)
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-short demo bench lint fuzz clean
+.PHONY: all build test test-short demo bench lint fuzz clean kernels
 
 all: build
 
@@ -36,6 +36,11 @@ bench: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# Regenerates the committed PTX from kernels/*.cu (needs nvcc: Debian's
+# nvidia-cuda-toolkit from non-free); CI only checks the recorded hashes.
+kernels:
+	$(MAKE) -C kernels
 
 clean:
 	rm -rf $(BIN)

@@ -4,15 +4,18 @@
 package cmdutil
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/smt-go/smt/pkg/backend/choose"
+	"github.com/smt-go/smt/pkg/memstat"
 )
 
 // Exit codes shared by every stage.
@@ -85,8 +88,35 @@ func Main(app *cli.App) {
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 		return UsageError{err}
 	}
+	start := time.Now()
 	err := app.Run(os.Args)
-	os.Exit(ExitCode(app.Name, err))
+	code := ExitCode(app.Name, err)
+	recordStats(app.Name, start, code)
+	os.Exit(code)
+}
+
+// StatsEnv names an environment variable: when set to a file path, every
+// stage appends one JSON line to that file as it exits, with its name,
+// arguments, wall time, peak resident memory and exit code (the demo
+// pipeline builds its summary table from these lines).
+const StatsEnv = "SMT_STATS_FILE"
+
+func recordStats(name string, start time.Time, code int) {
+	path := os.Getenv(StatsEnv)
+	if path == "" {
+		return
+	}
+	line, _ := json.Marshal(map[string]any{
+		"stage": name, "args": os.Args[1:], "seconds": time.Since(start).Seconds(),
+		"peak_rss": memstat.PeakRSS(), "exit": code,
+	})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %s: %v\n", name, StatsEnv, err)
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Close()
 }
 
 // ExitCode prints err (if any) and returns the exit code for it.

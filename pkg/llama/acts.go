@@ -127,12 +127,16 @@ func (m *Model) newActs(B, T int, g *GradTargets, train bool) *Acts {
 	a := &Acts{B: B, T: T, Layers: make([]LayerActs, c.NumHiddenLayers), be: be}
 	saved := func(n int) backend.Buf { a.Bytes += int64(n) * esz; return be.Alloc(dt, n) }
 	scratch := func(n int) backend.Buf { a.ScratchBytes += int64(n) * esz; return be.Alloc(dt, n) }
+	// Normalisation statistics and log-sum-exps stay float32 whatever the
+	// activation type: the backward recomputes from them.
+	saved32 := func(n int) backend.Buf { a.Bytes += 4 * int64(n); return be.Alloc(backend.F32, n) }
+	scratch32 := func(n int) backend.Buf { a.ScratchBytes += 4 * int64(n); return be.Alloc(backend.F32, n) }
 	var shared LayerActs
 	if !train {
 		shared = LayerActs{
-			LN1: scratch(N * D), Rstd1: scratch(N), Q: scratch(N * QD), K: scratch(N * KD), V: scratch(N * KD),
-			Att: scratch(N * QD), LSE: scratch(B * H * T), Mid: scratch(N * D),
-			LN2: scratch(N * D), Rstd2: scratch(N), Gate: scratch(N * F), Up: scratch(N * F), Act: scratch(N * F),
+			LN1: scratch(N * D), Rstd1: scratch32(N), Q: scratch(N * QD), K: scratch(N * KD), V: scratch(N * KD),
+			Att: scratch(N * QD), LSE: scratch32(B * H * T), Mid: scratch(N * D),
+			LN2: scratch(N * D), Rstd2: scratch32(N), Gate: scratch(N * F), Up: scratch(N * F), Act: scratch(N * F),
 		}
 	}
 	var scrLN, scrAct backend.Buf // shared full inputs when a layer keeps only columns
@@ -155,9 +159,9 @@ func (m *Model) newActs(B, T int, g *GradTargets, train bool) *Acts {
 			continue
 		}
 		*la = LayerActs{
-			Rstd1: saved(N), Q: saved(N * QD), K: saved(N * KD), V: saved(N * KD),
-			Att: saved(N * QD), LSE: saved(B * H * T), Mid: saved(N * D),
-			Rstd2: saved(N), Gate: saved(N * F), Up: saved(N * F),
+			Rstd1: saved32(N), Q: saved(N * QD), K: saved(N * KD), V: saved(N * KD),
+			Att: saved(N * QD), LSE: saved32(B * H * T), Mid: saved(N * D),
+			Rstd2: saved32(N), Gate: saved(N * F), Up: saved(N * F),
 		}
 		input := func(width int, cs *colSave, scr *backend.Buf, kinds ...Kind) backend.Buf {
 			full, cols, size := m.inputPlan(g, l, width, kinds...)
@@ -178,9 +182,9 @@ func (m *Model) newActs(B, T int, g *GradTargets, train bool) *Acts {
 		res = append(res, saved(N*D))
 		la.In, la.Out = res[l], res[l+1]
 	}
-	a.LNF, a.RstdF = saved(N*D), saved(N)
+	a.LNF, a.RstdF = saved(N*D), saved32(N)
 	if !train {
-		a.LNF, a.RstdF = scratch(N*D), scratch(N)
+		a.LNF, a.RstdF = scratch(N*D), scratch32(N)
 	}
 	a.Logits = scratch(N * c.VocabSize)
 	a.Pos = make([]int32, N)

@@ -50,8 +50,8 @@ func (g *Generator) scratch(n int) {
 	D, F, QD, KD := c.HiddenSize, c.IntermediateSize, c.QDim(), c.KVDim()
 	alloc := func(k int) backend.Buf { return be.Alloc(dt, k) }
 	g.la = LayerActs{
-		In: alloc(n * D), LN1: alloc(n * D), Rstd1: alloc(n), Q: alloc(n * QD), K: alloc(n * KD), V: alloc(n * KD),
-		Att: alloc(n * QD), Mid: alloc(n * D), LN2: alloc(n * D), Rstd2: alloc(n),
+		In: alloc(n * D), LN1: alloc(n * D), Rstd1: be.Alloc(backend.F32, n), Q: alloc(n * QD), K: alloc(n * KD), V: alloc(n * KD),
+		Att: alloc(n * QD), Mid: alloc(n * D), LN2: alloc(n * D), Rstd2: be.Alloc(backend.F32, n),
 		Gate: alloc(n * F), Up: alloc(n * F), Act: alloc(n * F), Out: alloc(n * D),
 	}
 	g.rows = n

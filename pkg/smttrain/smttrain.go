@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/smt-go/smt/pkg/atomicfile"
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/blocks"
 	"github.com/smt-go/smt/pkg/cmdutil"
@@ -280,7 +281,36 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 		return nil, err
 	}
 	res.PeakRSS = memstat.PeakRSS()
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(opt.Out, SummaryName), append(b, '\n')); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// SummaryName is the run summary's file name in the run directory (the
+// Result as JSON; a loss that was not measured is null).
+const SummaryName = "summary.json"
+
+// MarshalJSON writes the result with NaN losses as null.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type alias Result
+	num := func(v float64) any {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	}
+	return json.Marshal(struct {
+		alias
+		BaseEvalLoss any `json:"base_eval_loss"`
+		BestEvalLoss any `json:"best_eval_loss"`
+		FirstLoss    any `json:"first_loss"`
+		LastLoss     any `json:"last_loss"`
+	}{alias(r), num(r.BaseEvalLoss), num(r.BestEvalLoss), num(r.FirstLoss), num(r.LastLoss)})
 }
 
 func firstKey(m map[int]backend.BlockTable) int {
