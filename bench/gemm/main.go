@@ -21,7 +21,7 @@ import (
 
 func main() {
 	reps := flag.Int("reps", 3, "timed calls per shape, implementation and round")
-	rounds := flag.Int("rounds", 3, "rounds over all shapes and implementations; each cell reports its best call over all rounds, so a burst of load from other processes spoils one round, not the cell")
+	rounds := flag.Int("rounds", 4, "rounds over all shapes and implementations; each cell reports its best call over all rounds, so a burst of load from other processes spoils one round, not the cell")
 	torch := flag.String("torch", "auto", "PyTorch column: auto (if /usr/bin/python3 imports torch), on, off")
 	script := flag.String("torch-script", defaultScript(), "path of bench/peers/gemm_torch.py")
 	quick := flag.Bool("quick", false, "skip the largest shapes")
@@ -51,6 +51,7 @@ func main() {
 	threads := runtime.NumCPU()
 
 	fmt.Fprintf(os.Stderr, "measuring clock and FMA peak...\n")
+	loadBefore := loadAvg()
 	pk := measurePeak()
 
 	cols := []column{
@@ -115,6 +116,7 @@ func main() {
 	printTable(os.Stdout, pk, shapes, cols, results, torchRes, threads)
 	fmt.Printf("\n- CPU: %s, %d cores; Go kernel: %s; %s\n", cpuModel(), runtime.NumCPU(), gemm.KernelName(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Printf("- %s\n- %s\n- %s\n", pk.note, blasNote, torchNote)
+	fmt.Printf("- load average (1 min) before/after the run: %s / %s (other processes on the machine lower the numbers)\n", loadBefore, loadAvg())
 	fmt.Printf("- GFLOP/s = 2·M·N·K / best time over %d rounds × %d calls (each after a warm-up call); C is reused, beta = 0.\n", *rounds, *reps)
 }
 
@@ -166,6 +168,15 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadAvg returns the 1-minute load average, or "?".
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
 }
 
 func orNone(s []string) string {

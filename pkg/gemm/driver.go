@@ -183,8 +183,8 @@ func (p *problem) serial(kern *kernel, ws *workspace) {
 // macroKernel multiplies a packed mc×kc block of A by a packed kc×nc block
 // of B into C (row stride ldc), one micro-tile at a time. The B micro-panel
 // of the outer loop stays in L1/L2 while the A micro-panels stream from
-// L2. Partial tiles at the bottom and right edges are computed into tile
-// and merged into C by Go code.
+// L2. Partial-width tiles go to the kernel's edge routine when it has one;
+// other partial tiles are computed into tile and merged into C by Go code.
 func macroKernel(kern *kernel, mc, nc, kc int, alpha, beta float32, ap, bp, c []float32, ldc int, tile []float32) {
 	mr, nr, fn := kern.mr, kern.nr, kern.fn
 	for jr := 0; jr < nc; jr += nr {
@@ -195,6 +195,10 @@ func macroKernel(kern *kernel, mc, nc, kc int, alpha, beta float32, ap, bp, c []
 			a := &ap[ir*kc]
 			if rows == mr && cols == nr {
 				fn(kc, a, b, &c[ir*ldc+jr], ldc, alpha, beta)
+				continue
+			}
+			if rows == mr && kern.edge != nil {
+				kern.edge(kc, a, b, &c[ir*ldc+jr], ldc, alpha, beta, cols)
 				continue
 			}
 			fn(kc, a, b, &tile[0], nr, 1, 0)

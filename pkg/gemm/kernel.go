@@ -12,11 +12,16 @@ import "sync/atomic"
 // row stride ldc (in elements). kc may be 0.
 type microKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// edgeKernel is a microKernel for a tile of mr full rows and only
+// 1 ≤ cols < nr columns, written straight to C (columns ≥ cols untouched).
+type edgeKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, cols int)
+
 // kernel describes a micro-kernel and the cache blocking tuned for it.
 type kernel struct {
 	name   string
 	mr, nr int         // register tile: mr rows × nr columns of C
 	fn     microKernel // the tile routine
+	edge   edgeKernel  // optional: partial-width tiles without a scratch copy
 	mc     int         // rows of the packed A block (multiple of mr), sized for L2
 	kc     int         // maximum depth of a packed block
 	nc     int         // columns of the packed B block (multiple of nr)

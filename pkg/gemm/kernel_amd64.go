@@ -7,13 +7,20 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemmKernel12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernel12xNAVX512 is the AVX-512 kernel for the right edge: 12 rows,
+// 1 ≤ cols < 32 columns, written with masked stores
+// (kernel_avx512_edge_amd64.s).
+//
+//go:noescape
+func sgemmKernel12xNAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, cols int)
+
 // sgemmKernel6x16AVX2 is the AVX2+FMA micro-kernel (kernel_avx2_amd64.s).
 //
 //go:noescape
 func sgemmKernel6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 var (
-	avx512Kernel = &kernel{name: "avx512-12x32", mr: 12, nr: 32, fn: sgemmKernel12x32AVX512, mc: 240, kc: 384, nc: 4096}
+	avx512Kernel = &kernel{name: "avx512-12x32", mr: 12, nr: 32, fn: sgemmKernel12x32AVX512, edge: sgemmKernel12xNAVX512, mc: 240, kc: 384, nc: 4096}
 	avx2Kernel   = &kernel{name: "avx2-6x16", mr: 6, nr: 16, fn: sgemmKernel6x16AVX2, mc: 192, kc: 256, nc: 4096}
 )
 

@@ -243,3 +243,59 @@ func TestAlignedFloats(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeKernels calls each kernel's partial-width routine for every
+// width 1..nr-1 and checks the written columns and that the others (NaN
+// sentinels) are untouched.
+func TestEdgeKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 15))
+	for _, kern := range availableKernels() {
+		if kern.edge == nil {
+			continue
+		}
+		for cols := 1; cols < kern.nr; cols++ {
+			for _, kc := range []int{0, 1, 5, 64} {
+				for _, beta := range []float32{0, -0.5} {
+					a := gemmtest.RandSlice(rng, max(kc*kern.mr, 1))
+					b := gemmtest.RandSlice(rng, max(kc*kern.nr, 1))
+					for p := 0; p < kc; p++ { // packed panels are zero past cols
+						clear(b[p*kern.nr+cols : (p+1)*kern.nr])
+					}
+					ldc := kern.nr + 3
+					c := gemmtest.RandSlice(rng, kern.mr*ldc)
+					for i := 0; i < kern.mr; i++ {
+						for j := 0; j < ldc; j++ {
+							if j >= cols || beta == 0 {
+								c[i*ldc+j] = float32(math.NaN())
+							}
+						}
+					}
+					c0 := append([]float32(nil), c...)
+					kern.edge(kc, &a[0], &b[0], &c[0], ldc, 1.5, beta, cols)
+					for i := 0; i < kern.mr; i++ {
+						for j := 0; j < ldc; j++ {
+							got := c[i*ldc+j]
+							if j >= cols {
+								if !math.IsNaN(float64(got)) {
+									t.Fatalf("%s cols=%d: C[%d,%d] written (%v)", kern.name, cols, i, j, got)
+								}
+								continue
+							}
+							var s float64
+							for p := 0; p < kc; p++ {
+								s += float64(a[p*kern.mr+i]) * float64(b[p*kern.nr+j])
+							}
+							want := 1.5 * s
+							if beta != 0 {
+								want += float64(beta) * float64(c0[i*ldc+j])
+							}
+							if d := math.Abs(float64(got) - want); !(d <= 1e-5*float64(kc+1)) {
+								t.Fatalf("%s cols=%d kc=%d beta=%g: C[%d,%d] = %v, want %v", kern.name, cols, kc, beta, i, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
