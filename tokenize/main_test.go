@@ -126,6 +126,14 @@ func TestBadData(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "records:     300 read, 299 kept, 0 truncated, 0 dropped, 1 skipped") || !strings.Contains(stderr, "record 200") {
 		t.Errorf("--skip-bad: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	// --json progress: one JSON object per stderr line.
+	_, stderr, code = runBin(t, "", "--model", stories(t), "--data", data, "--out", out, "--skip-bad", "--json")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var ev map[string]any
+	if code != 0 || len(lines) == 0 || json.Unmarshal([]byte(lines[0]), &ev) != nil || ev["event"] != "skip" || ev["stage"] != "tokenize" ||
+		!strings.Contains(ev["error"].(string), "record 200") {
+		t.Errorf("--json: exit %d, stderr %s", code, stderr)
+	}
 	// A missing input file is a failure too.
 	if _, _, code := runBin(t, "", "--model", stories(t), "--data", filepath.Join(dir, "nope.json"), "--out", out); code != 1 {
 		t.Errorf("missing input: exit %d", code)

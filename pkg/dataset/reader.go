@@ -48,8 +48,8 @@ type parser interface {
 }
 
 // Reader streams the records of one dataset file. It is not safe for
-// concurrent use, except BytesRead, which may be called from any
-// goroutine.
+// concurrent use, except BytesRead and Interrupt, which may be called from
+// any goroutine.
 type Reader struct {
 	name   string
 	opt    Options

@@ -74,5 +74,8 @@ func (r *Result) WriteSummary(w io.Writer) {
 		bos = "BOS added"
 	}
 	fmt.Fprintf(w, "template:    %s, max_len %d (%s), train_on_inputs %v, %s (%s)\n", m.Template, m.MaxLen, m.Overflow, m.TrainOnInputs, bos, r.BOSReason)
+	if c.NoTargets > 0 {
+		fmt.Fprintf(w, "warning:     %d examples have no loss token (--max-len %d cut their whole response); use a larger --max-len or --overflow drop\n", c.NoTargets, m.MaxLen)
+	}
 	fmt.Fprintf(w, "rate:        %s tokens/s, %.0f records/s (%s)\n", human(r.TokensPerSecond()), float64(c.Records)/r.Elapsed.Seconds(), r.Elapsed.Round(time.Millisecond))
 }

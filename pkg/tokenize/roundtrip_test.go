@@ -82,53 +82,68 @@ func TestShardsDecodeToText(t *testing.T) {
 	}
 }
 
-// TestJointTokenization checks the reference's rule on the real ARC-Easy
-// data with the LLaMA-2 tokenizer: with the smt template tokens(source) is
-// always a prefix of tokens(source+target); with llm-adapters it is not
-// (the 16 spaces that end its prompt merge with the response), and the
-// mask still covers len(tokens(source)) positions, as the reference's
-// does. Tokenizing the parts separately differs from the joint rule (the
-// response gets its own dummy-prefix space), which is why it is not used.
+// TestJointTokenization checks the reference's rule on real data: with
+// the smt template tokens(source) is a prefix of tokens(source+target) for
+// every record of every LLM-Adapters file, with both tokenizers; with
+// llm-adapters it is not (the 16 spaces that end its prompt merge with the
+// response), and the mask still covers len(tokens(source)) positions, as
+// the reference's does. Tokenizing the parts separately differs from the
+// joint rule (the response gets its own dummy-prefix space), which is why
+// it is not used.
 func TestJointTokenization(t *testing.T) {
-	recs := readRecords(t, arcEasy(t))
-	tok := loadTok(t, tokenizers(t)["llama2"])
-	for _, name := range []string{"smt", "llm-adapters"} {
-		tmpl, _ := prompt.Get(name)
-		enc, err := NewEncoder(tok, tmpl, EncoderConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := enc.EncodeOptions()
-		var notPrefix, separateDiffers int
-		for i, rec := range recs {
-			source, target := tmpl.Train(rec)
+	all := llmAdaptersFiles(t)
+	if testing.Short() {
+		all = []string{arcEasy(t)}
+	}
+	var allRecs, easyRecs []prompt.Record
+	for _, f := range all {
+		allRecs = append(allRecs, readRecords(t, f)...)
+	}
+	easyRecs = readRecords(t, arcEasy(t))
+	for tname, tpath := range tokenizers(t) {
+		tok := loadTok(t, tpath)
+		for _, name := range []string{"smt", "llm-adapters"} {
+			recs := allRecs
+			if name != "smt" {
+				recs = easyRecs
+			}
+			tmpl, _ := prompt.Get(name)
+			enc, err := NewEncoder(tok, tmpl, EncoderConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := enc.EncodeOptions()
+			var notPrefix, separateDiffers int
 			var ex exampleBuf
-			_, promptLen := enc.Encode(rec, &ex.Example)
-			full := tok.Encode(source+target, opts)
-			src := tok.Encode(source, opts)
-			if promptLen != len(src) || !slices.Equal(ex.IDs, append(full, tok.EOS())) {
-				t.Fatalf("%s record %d: Encode differs from tokens(source+target)+EOS", name, i)
+			for i, rec := range recs {
+				source, target := tmpl.Train(rec)
+				_, promptLen := enc.Encode(rec, &ex.Example)
+				full := tok.Encode(source+target, opts)
+				src := tok.Encode(source, opts)
+				if promptLen != len(src) || !slices.Equal(ex.IDs, append(full, tok.EOS())) {
+					t.Fatalf("%s %s record %d: Encode differs from tokens(source+target)+EOS", tname, name, i)
+				}
+				if zeros := slices.Index(ex.Mask[1:], 1) + 1; zeros != len(src) {
+					t.Fatalf("%s %s record %d: %d masked positions, want len(tokens(source)) = %d", tname, name, i, zeros, len(src))
+				}
+				if !slices.Equal(full[:len(src)], src) {
+					notPrefix++
+				}
+				sep := append(slices.Clone(src), tok.Encode(target, tokenizer.EncodeOptions{ParseSpecial: true})...)
+				if !slices.Equal(sep, full) {
+					separateDiffers++
+				}
 			}
-			if zeros := slices.Index(ex.Mask[1:], 1) + 1; zeros != len(src) {
-				t.Fatalf("%s record %d: %d masked positions, want len(tokens(source)) = %d", name, i, zeros, len(src))
+			t.Logf("%s %s: tokens(source) not a prefix in %d of %d records; separate tokenization differs in %d", tname, name, notPrefix, len(recs), separateDiffers)
+			switch {
+			case name == "smt" && notPrefix != 0:
+				t.Errorf("%s smt: tokens(source) is not a prefix of the full tokens in %d records", tname, notPrefix)
+			case name == "llm-adapters" && notPrefix == 0:
+				t.Errorf("%s llm-adapters: expected prompts whose last tokens merge with the response", tname)
 			}
-			if !slices.Equal(full[:len(src)], src) {
-				notPrefix++
+			if separateDiffers < len(recs)/2 {
+				t.Errorf("%s %s: separate tokenization differs in only %d records", tname, name, separateDiffers)
 			}
-			sep := append(slices.Clone(src), tok.Encode(target, tokenizer.EncodeOptions{ParseSpecial: true})...)
-			if !slices.Equal(sep, full) {
-				separateDiffers++
-			}
-		}
-		t.Logf("%s: tokens(source) not a prefix in %d of %d records; separate tokenization differs in %d", name, notPrefix, len(recs), separateDiffers)
-		switch {
-		case name == "smt" && notPrefix != 0:
-			t.Errorf("smt: tokens(source) is not a prefix of the full tokens in %d records", notPrefix)
-		case name == "llm-adapters" && notPrefix == 0:
-			t.Errorf("llm-adapters: expected prompts whose last tokens merge with the response")
-		}
-		if separateDiffers < len(recs)/2 {
-			t.Errorf("%s: separate tokenization differs in only %d records", name, separateDiffers)
 		}
 	}
 }
