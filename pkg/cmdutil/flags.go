@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -89,11 +90,22 @@ func Main(app *cli.App) {
 		return UsageError{err}
 	}
 	start := time.Now()
+	if path := os.Getenv(ProfileEnv); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+	}
 	err := app.Run(os.Args)
+	pprof.StopCPUProfile()
 	code := ExitCode(app.Name, err)
 	recordStats(app.Name, start, code)
 	os.Exit(code)
 }
+
+// ProfileEnv names an environment variable: when set to a file path, the
+// stage writes a CPU profile there (for `go tool pprof`).
+const ProfileEnv = "SMT_CPUPROFILE"
 
 // StatsEnv names an environment variable: when set to a file path, every
 // stage appends one JSON line to that file as it exits, with its name,

@@ -69,7 +69,7 @@ func (be *Backend[T]) attentionGEMM(out, lse, q, k, v backend.Buf, s backend.Att
 	os, ls, qs, ks, vs := Data[float32](out), Data[float32](lse), Data[float32](q), Data[float32](k), Data[float32](v)
 	p := newAttnPlan(s)
 	units := s.B * s.KV
-	sc := make([]float32, min(units, p.unitsPerChunk)*p.unitSize)
+	sc := be.scratchBuf(0, min(units, p.unitsPerChunk)*p.unitSize)
 	var offQ, offKV, offS []int
 	for u0 := 0; u0 < units; u0 += p.unitsPerChunk {
 		u1 := min(units, u0+p.unitsPerChunk)
@@ -90,12 +90,7 @@ func (be *Backend[T]) attentionGEMM(out, lse, q, k, v backend.Buf, s backend.Att
 					for _, x := range row[j0 : j1+1] {
 						mx = max(mx, x)
 					}
-					var sum float32
-					for j := j0; j <= j1; j++ {
-						e := Exp32(row[j] - mx)
-						row[j] = e
-						sum += e
-					}
+					sum := ExpSubSum(row[j0:j1+1], mx)
 					inv := 1 / sum
 					for j := j0; j <= j1; j++ {
 						row[j] *= inv
@@ -127,7 +122,7 @@ func (be *Backend[T]) attentionBackwardGEMM(dq, dk, dv, dout, q, k, v, out, lse 
 	}
 	units := s.B * s.KV
 	n := min(units, p.unitsPerChunk) * p.unitSize
-	P, dS := make([]float32, n), make([]float32, n)
+	P, dS := be.scratchBuf(0, n), be.scratchBuf(1, n)
 	var offQ, offKV, offS []int
 	gs := make([]int, 1)
 	for u0 := 0; u0 < units; u0 += p.unitsPerChunk {
@@ -153,10 +148,9 @@ func (be *Backend[T]) attentionBackwardGEMM(dq, dk, dv, dout, q, k, v, out, lse 
 				qoff := (b*s.Tq+i)*p.qld + h*s.HD
 				di := dot(dos[qoff:qoff+s.HD], os[qoff:qoff+s.HD])
 				l := ls[(b*s.H+h)*s.Tq+i]
+				ExpSubSum(pr[j0:j1+1], l)
 				for j := j0; j <= j1; j++ {
-					e := Exp32(pr[j] - l)
-					pr[j] = e
-					dr[j] = e * (dr[j] - di) * s.Scale
+					dr[j] = pr[j] * (dr[j] - di) * s.Scale
 				}
 				clear(pr[:j0])
 				clear(dr[:j0])

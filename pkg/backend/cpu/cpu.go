@@ -36,6 +36,20 @@ func dtypeOf[T Float]() backend.DType {
 // Backend is the CPU backend for element type T.
 type Backend[T Float] struct {
 	threads int
+
+	mu      sync.Mutex
+	scratch [2][]float32 // grow-only work buffers of the float32 attention
+}
+
+// scratchBuf returns work buffer i with at least n values, kept between
+// calls so that the hot path does not allocate (contents undefined).
+func (be *Backend[T]) scratchBuf(i, n int) []float32 {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	if cap(be.scratch[i]) < n {
+		be.scratch[i] = make([]float32, n)
+	}
+	return be.scratch[i][:n]
 }
 
 // New32 returns the float32 CPU backend using threads cores (0: all).

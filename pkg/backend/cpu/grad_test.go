@@ -274,3 +274,34 @@ func TestExp32(t *testing.T) {
 		t.Errorf("Exp32 edge cases: %g %g %g", Exp32(89), Exp32(-104), Exp32(0))
 	}
 }
+
+func TestExpSubSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{0, 1, 15, 16, 17, 100, 1000, 32000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 30)
+		}
+		if n > 3 {
+			x[1], x[2], x[3] = -200, 150, float32(math.Inf(-1))
+		}
+		m := float32(5)
+		want := make([]float64, n)
+		var wsum float64
+		for i, v := range x {
+			e := float64(float32(math.Exp(float64(v - m)))) // overflow to +Inf, underflow to 0 as float32
+			want[i] = e
+			wsum += e
+		}
+		got := append([]float32(nil), x...)
+		sum := ExpSubSum(got, m)
+		for i := range want {
+			if d := math.Abs(float64(got[i]) - want[i]); !(d <= 3e-7*want[i]+2e-45) && !(math.IsInf(want[i], 1) && math.IsInf(float64(got[i]), 1)) {
+				t.Fatalf("n=%d: exp(%g−%g) = %g, want %g", n, x[i], m, got[i], want[i])
+			}
+		}
+		if !(math.Abs(float64(sum)-wsum) <= 1e-5*wsum+1e-40) && !math.IsInf(wsum, 1) {
+			t.Fatalf("n=%d: sum %g, want %g", n, sum, wsum)
+		}
+	}
+}

@@ -237,10 +237,14 @@ func (be *Backend[T]) CrossEntropy(logits backend.Buf, targets []int32, N, V int
 			xt := float64(row[t])
 			var sum float64
 			if gradScale != 0 {
-				for j, v := range row {
-					e := expT(v - mx)
-					sum += float64(e)
-					row[j] = e // row now holds exp(x − max)
+				if r32, ok := any(row).([]float32); ok {
+					sum = float64(ExpSubSum(r32, float32(mx))) // row now holds exp(x − max)
+				} else {
+					for j, v := range row {
+						e := expT(v - mx)
+						sum += float64(e)
+						row[j] = e
+					}
 				}
 				losses[i] = float32(math.Log(sum) + float64(mx) - xt)
 				sc := T(float64(gradScale) / sum)
