@@ -33,9 +33,14 @@ type Loader struct {
 	MaxLen int   // longest sequence a batch may hold (the model's limit)
 	PadID  int32 // id written into padding positions (never a target)
 	Pack   bool
-	seed   uint64
-	perm   []int
-	permOf int
+	// Rank and World split the data between data-parallel ranks: each call
+	// of Next consumes World·B examples of the shared order (World·B rows
+	// when packing) and returns the B of this rank. All ranks must use the
+	// same seed. World 0 means 1.
+	Rank, World int
+	seed        uint64
+	perm        []int
+	permOf      int
 }
 
 // NewLoader checks that every example fits maxLen and returns a loader.
@@ -65,15 +70,16 @@ func (l *Loader) Len() int { return l.src.Len() }
 // BatchesPerEpoch is the number of micro-batches in one epoch (the last one
 // may be short). With Pack it is an estimate from the token count.
 func (l *Loader) BatchesPerEpoch() int {
+	per := l.B * max(l.World, 1)
 	if !l.Pack {
-		return (l.src.Len() + l.B - 1) / l.B
+		return (l.src.Len() + per - 1) / per
 	}
 	tokens := 0
 	for i := 0; i < l.src.Len(); i++ {
 		tokens += len(l.src.Get(i).IDs)
 	}
 	rows := (tokens + l.MaxLen - 1) / l.MaxLen
-	return (rows + l.B - 1) / l.B
+	return (rows + per - 1) / per
 }
 
 // order returns the example order of an epoch.
@@ -103,10 +109,12 @@ func (l *Loader) Next(p Pos) (*Batch, Pos) {
 	if l.Pack {
 		return l.packed(ord, p)
 	}
-	end := min(p.Next+l.B, len(ord))
-	exs := make([]shards.Example, 0, end-p.Next)
+	world := max(l.World, 1)
+	end := min(p.Next+world*l.B, len(ord))
+	lo, hi := min(p.Next+l.Rank*l.B, end), min(p.Next+(l.Rank+1)*l.B, end)
+	exs := make([]shards.Example, 0, hi-lo)
 	T := 0
-	for _, i := range ord[p.Next:end] {
+	for _, i := range ord[lo:hi] {
 		ex := l.src.Get(i)
 		exs = append(exs, ex)
 		T = max(T, len(ex.IDs))
@@ -122,17 +130,20 @@ func (l *Loader) Next(p Pos) (*Batch, Pos) {
 // example that does not fit in the rest of a row starts the next row;
 // attention is not blocked between examples of a row).
 func (l *Loader) packed(ord []int, p Pos) (*Batch, Pos) {
+	world := max(l.World, 1)
 	b := newBatch(l.B, l.MaxLen, l.PadID)
-	row, col := 0, 0
+	row, col := 0, 0 // row counts over all ranks' rows
 	for p.Next < len(ord) {
 		ex := l.src.Get(ord[p.Next])
 		if col+len(ex.IDs) > l.MaxLen {
 			row, col = row+1, 0
-			if row == l.B {
+			if row == world*l.B {
 				break
 			}
 		}
-		b.place(row, col, ex)
+		if row/l.B == l.Rank {
+			b.place(row%l.B, col, ex)
+		}
 		col += len(ex.IDs)
 		p.Next++
 	}

@@ -81,9 +81,13 @@ func (r *Runner) init() {
 	}
 }
 
+// leader reports whether this process writes outputs: the only rank, or
+// rank 0 of a data-parallel run.
+func (r *Runner) leader() bool { return r.T.Comm == nil || r.T.Comm.Rank() == 0 }
+
 // metric writes one JSON line to the metrics stream.
 func (r *Runner) metric(v map[string]any) error {
-	if r.Metrics == nil {
+	if r.Metrics == nil || !r.leader() {
 		return nil
 	}
 	b, err := json.Marshal(v)
@@ -113,8 +117,10 @@ func (r *Runner) evaluate() error {
 	if better {
 		mark = " (best)"
 	}
-	r.Progress.Event("eval", fmt.Sprintf("step %d  eval_loss %.4f over %d tokens%s  %.1fs", r.T.Step, loss, n, mark, time.Since(start).Seconds()),
-		map[string]any{"step": r.T.Step, "eval_loss": loss, "eval_tokens": n, "best": better})
+	if r.leader() {
+		r.Progress.Event("eval", fmt.Sprintf("step %d  eval_loss %.4f over %d tokens%s  %.1fs", r.T.Step, loss, n, mark, time.Since(start).Seconds()),
+			map[string]any{"step": r.T.Step, "eval_loss": loss, "eval_tokens": n, "best": better})
+	}
 	return r.metric(map[string]any{"step": r.T.Step, "eval_loss": loss, "eval_tokens": n, "best": better})
 }
 
@@ -150,7 +156,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			msg += fmt.Sprintf("  %.1f GFLOP/s", gf)
 			fields["gflops"] = gf
 		}
-		r.Progress.Event("step", msg, fields)
+		if r.leader() {
+			r.Progress.Event("step", msg, fields)
+		}
 		if err := r.metric(fields); err != nil {
 			return err
 		}
@@ -171,8 +179,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// checkpoint writes the checkpoint of the current step and prunes old ones.
+// checkpoint writes the checkpoint of the current step and prunes old ones
+// (on the leader only: every rank holds the same state).
 func (r *Runner) checkpoint() error {
+	if !r.leader() {
+		return nil
+	}
 	if err := os.MkdirAll(r.CheckpointDir, 0o755); err != nil {
 		return err
 	}

@@ -67,6 +67,16 @@ type StepStats struct {
 	Duration time.Duration
 }
 
+// Reducer is what data-parallel training needs from a communicator
+// (package comm provides them): sums over all ranks, in place, with the
+// same bits on every rank.
+type Reducer interface {
+	Rank() int
+	Size() int
+	AllReduceSum(be backend.Backend, buf backend.Buf, n int) error
+	AllReduceFloat64(v []float64) error
+}
+
 // Trainer runs optimizer steps of a model over a loader.
 type Trainer struct {
 	M      *llama.Model
@@ -77,8 +87,15 @@ type Trainer struct {
 	Step   int // optimizer steps done
 
 	// OnGrads, when set, is called after each step's gradients are complete
-	// (summed over its micro-batches, before clipping and the update).
+	// (summed over its micro-batches and ranks, before clipping and the
+	// update).
 	OnGrads func(step int)
+
+	// Comm, when set, makes the step data parallel: the loader gives each
+	// rank its share of the batch, the loss is normalised by the targets of
+	// all ranks, and the gradients are summed over ranks before the update
+	// (which then runs identically everywhere).
+	Comm Reducer
 
 	sched   Schedule
 	acts    *llama.Acts
@@ -115,33 +132,43 @@ func (t *Trainer) Scratch() *llama.GradScratch { return t.scratch }
 func (t *Trainer) LR() float64 { return t.sched.LR(t.Step) }
 
 // TrainStep runs one optimizer step: Accum micro-batches of forward and
-// backward, the loss averaged over all their targets, OnGrads, clipping and
-// AdamW (unless the trainable is frozen).
+// backward, the loss averaged over all their targets (on all ranks),
+// OnGrads, clipping and AdamW (unless the trainable is frozen). A
+// communication failure panics (the run cannot continue consistently).
 func (t *Trainer) TrainStep() StepStats {
 	start := time.Now()
 	be := t.M.BE
 	batches := make([]*Batch, t.Opt.Accum)
-	total := 0
+	local := [2]float64{}
 	for i := range batches {
 		batches[i], t.Pos = t.Loader.Next(t.Pos)
-		total += batches[i].Count
+		local[0] += float64(batches[i].Count)
+		local[1] += float64(batches[i].Tokens)
 	}
+	global := local
+	t.reduce(global[:])
+	total := int(global[0])
 	be.Zero(t.T.Grad)
-	st := StepStats{Step: t.Step + 1, Targets: total, LR: t.sched.LR(t.Step)}
-	var lossSum float64
+	st := StepStats{Step: t.Step + 1, Targets: total, Tokens: int(global[1]), LR: t.sched.LR(t.Step)}
+	lossSum := []float64{0}
 	for _, b := range batches {
-		st.Tokens += b.Tokens
 		if b.Count == 0 {
 			continue // nothing to learn from this micro-batch
 		}
 		a := t.acts.View(b.B, b.T)
 		t.M.Forward(a, b.IDs)
 		s, _ := t.M.LossSum(a, b.Targets, float32(1/float64(total)))
-		lossSum += s
+		lossSum[0] += s
 		t.M.Backward(a, b.IDs, t.T.Targets, t.scratch)
 	}
+	if t.Comm != nil && t.Comm.Size() > 1 {
+		t.reduce(lossSum)
+		if err := t.Comm.AllReduceSum(be, t.T.Grad, t.T.N); err != nil {
+			panic(fmt.Sprintf("train: all-reduce of the gradients: %v", err))
+		}
+	}
 	if total > 0 {
-		st.Loss = lossSum / float64(total)
+		st.Loss = lossSum[0] / float64(total)
 	}
 	if t.OnGrads != nil {
 		t.OnGrads(st.Step)
@@ -165,6 +192,16 @@ func (t *Trainer) TrainStep() StepStats {
 	return st
 }
 
+// reduce sums host values over the ranks (nothing without a communicator).
+func (t *Trainer) reduce(v []float64) {
+	if t.Comm == nil || t.Comm.Size() <= 1 {
+		return
+	}
+	if err := t.Comm.AllReduceFloat64(v); err != nil {
+		panic(fmt.Sprintf("train: all-reduce: %v", err))
+	}
+}
+
 // EvalLoss returns the mean loss over every example of src (in order,
 // batches of B), and the number of targets.
 func (t *Trainer) EvalLoss(src Source, B int) (float64, int) {
@@ -174,6 +211,9 @@ func (t *Trainer) EvalLoss(src Source, B int) (float64, int) {
 		l.perm[i] = i
 	}
 	l.permOf = 0
+	if t.Comm != nil {
+		l.Rank, l.World = t.Comm.Rank(), t.Comm.Size()
+	}
 	var sum float64
 	var n int
 	for p := (Pos{}); p.Next < src.Len() && p.Epoch == 0; {
@@ -193,6 +233,9 @@ func (t *Trainer) EvalLoss(src Source, B int) (float64, int) {
 		s, c := t.evalRows(b, 0, b.B)
 		sum, n = sum+s, n+c
 	}
+	tot := []float64{sum, float64(n)}
+	t.reduce(tot)
+	sum, n = tot[0], int(tot[1])
 	if n == 0 {
 		return math.NaN(), 0
 	}
