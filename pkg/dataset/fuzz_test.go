@@ -72,6 +72,7 @@ func FuzzReadJSON(f *testing.F) {
 	f.Add([]byte(`[{"instruction":"a","output":"b"}`))
 	f.Add([]byte(`[] []`))
 	f.Add([]byte("\xef\xbb\xbf[]"))
+	f.Add([]byte(`[{"instruction":"\ud83d\u0041\n\"x\"","inp\u0075t":"\ud800\udc00","output":"\\","answer":"\/"}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, clean := fuzzRead(t, data, "fuzz.json", FormatJSON)
 		if !clean {
@@ -94,6 +95,7 @@ func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte("\n\r\n{\"instruction\":\"a\",\"input\":null,\"output\":\"b\",\"answer\":\"c\"}"))
 	f.Add([]byte("{\"instruction\":\"a\"}\n[1]\n{\"instruction\":\"\xc3\",\"output\":\"\"}\n{\"instr"))
 	f.Add([]byte("{} {}\n"))
+	f.Add([]byte(`{"instruction":"a\tb\u00e9\udc00","output":"\"q\"","\u0061nswer":"x"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, clean := fuzzRead(t, data, "fuzz.jsonl", FormatJSONL)
 		if !clean {
