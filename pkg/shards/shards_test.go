@@ -154,3 +154,24 @@ func FuzzOpenShard(f *testing.F) {
 		}
 	})
 }
+
+func TestAbortAfterCloseKeepsShards(t *testing.T) {
+	dir := t.TempDir()
+	exs := randomExamples(rand.New(rand.NewPCG(9, 9)), 30)
+	w := NewWriter(dir, "train", WriterOptions{ShardRecords: 10})
+	for i := range exs {
+		if err := w.Write(&exs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	for _, s := range info.Shards {
+		if _, err := os.Stat(filepath.Join(dir, s)); err != nil {
+			t.Fatalf("Abort after Close removed %s", s)
+		}
+	}
+}

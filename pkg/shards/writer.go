@@ -43,6 +43,7 @@ type Writer struct {
 
 	info    SplitInfo
 	written []string // committed shard paths
+	closed  bool     // Close succeeded: Abort no longer removes anything
 }
 
 // NewWriter starts writing shards of split into dir (which must exist).
@@ -129,9 +130,10 @@ func (w *Writer) closeShard() error {
 		return nil
 	}
 	if err := w.fw.Close(); err != nil {
+		path := w.cur.Path()
 		w.cur.Abort()
 		w.fw, w.cur = nil, nil
-		return fmt.Errorf("shards: %s: %w", w.cur.Path(), err)
+		return fmt.Errorf("shards: %s: %w", path, err)
 	}
 	if err := w.cur.Commit(); err != nil {
 		w.fw, w.cur = nil, nil
@@ -158,12 +160,17 @@ func (w *Writer) Close() (SplitInfo, error) {
 	for _, p := range w.written {
 		info.Shards = append(info.Shards, filepath.Base(p))
 	}
+	w.closed = true
 	return info, nil
 }
 
 // Abort removes the shard being written and every shard already committed
-// by this writer.
+// by this writer. After a successful Close it does nothing, so `defer
+// w.Abort()` is always safe.
 func (w *Writer) Abort() {
+	if w.closed {
+		return
+	}
 	if w.cur != nil {
 		w.cur.Abort()
 		w.fw, w.cur = nil, nil
