@@ -87,7 +87,7 @@ merged: $(MERGED)
 eval-base: $(EVAL_BASE)
 eval-smt: $(EVAL_SMT)
 
-$(SHARDS): $(subst $(comma),$(space),$(TRAIN_DATA))
+$(SHARDS): $(wildcard $(subst $(comma),$(space),$(TRAIN_DATA)))
 	$(BIN)/tokenize --model $(MODEL) --data $(TRAIN_DATA) --out $(OUT)/shards --template $(TEMPLATE) \
 	  --max-len $(MAX_LEN) --eval-split $(EVAL_SPLIT) --seed $(SEED) $(COMMON_FLAGS) $(TOKENIZE_FLAGS)
 
