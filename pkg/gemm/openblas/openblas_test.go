@@ -142,3 +142,19 @@ func filterEnv(env []string, names ...string) []string {
 	}
 	return out
 }
+
+// TestCandidates checks the search order: $SMT_OPENBLAS first, then the
+// sonames, then the Debian openblas-pthread directory among the fixed paths.
+func TestCandidates(t *testing.T) {
+	t.Setenv(PathEnv, "/nonexistent/libopenblas.so")
+	c := candidates()
+	if c[0] != "/nonexistent/libopenblas.so" || c[1] != "libopenblas.so.0" || c[2] != "libopenblas.so" {
+		t.Fatalf("candidates start %v", c[:3])
+	}
+	if !slices.Contains(c, "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0") {
+		t.Errorf("candidates lack the openblas-pthread directory: %v", c)
+	}
+	if _, err := dlopen(c[0]); err == nil {
+		t.Errorf("dlopen of a missing file succeeded")
+	}
+}
