@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/smt-go/smt/pkg/arrowcheck"
 	"github.com/smt-go/smt/pkg/atomicfile"
 	"github.com/smt-go/smt/pkg/mmapfile"
 )
@@ -126,7 +127,7 @@ func decode(data []byte) (meta Meta, entries []Entry, err error) {
 	// Without spare capacity, a corrupt length that reaches past the end
 	// fails to slice instead of reading whatever lies beyond.
 	data = data[:len(data):len(data)]
-	if err := checkArrowFile(data); err != nil {
+	if err := arrowcheck.Check(data, arrowcheck.Options{}); err != nil {
 		return Meta{}, nil, err
 	}
 	fr, err := ipc.NewMappedFileReader(data)

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/smt-go/smt/pkg/arrowcheck"
 	"github.com/smt-go/smt/pkg/atomicfile"
 	"github.com/smt-go/smt/pkg/mmapfile"
 )
@@ -75,6 +76,9 @@ func Read(path string) (meta Meta, blocks []Block, err error) {
 			err = fmt.Errorf("scores: %s: corrupt Arrow file: %v", path, r)
 		}
 	}()
+	if err := arrowcheck.Check(mf.Data, arrowcheck.Options{}); err != nil {
+		return Meta{}, nil, fmt.Errorf("scores: %s: %w", path, err)
+	}
 	fr, err := ipc.NewMappedFileReader(mf.Data)
 	if err != nil {
 		return Meta{}, nil, fmt.Errorf("scores: %s: not an Arrow IPC file: %w", path, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
+	"github.com/smt-go/smt/pkg/arrowcheck"
 	"github.com/smt-go/smt/pkg/mmapfile"
 )
 
@@ -83,6 +84,10 @@ func (s *Split) open(path string) (err error) {
 			err = fmt.Errorf("shards: %s: corrupt Arrow file: %v", path, r)
 		}
 	}()
+	// Shards are zstd-compressed unless written Uncompressed.
+	if err := arrowcheck.Check(mf.Data, arrowcheck.Options{Compressed: true}); err != nil {
+		return fmt.Errorf("shards: %s: %w", path, err)
+	}
 	fr, err := ipc.NewMappedFileReader(mf.Data)
 	if err != nil {
 		return fmt.Errorf("shards: %s: not an Arrow IPC file: %w", path, err)
