@@ -3,7 +3,8 @@
 # a machine with one NVIDIA GPU and PyTorch (no Go needed there). It runs
 #
 #   bin/bench-gpu   LLaMA-2-7B shape, SMT (863 blocks of 256², 0.84%), batch 16 × 512
-#   bin/bench-gpu   TinyLlama-1.1B shape, SMT and full fine-tuning (memory ratio)
+#   bin/bench-gpu   TinyLlama-1.1B shape, SMT and full fine-tuning (memory ratio),
+#                   once with the batch whole and once in 2 micro-batches of 8
 #   bench/peers/lora_peft.py      PyTorch + PEFT LoRA r32, LLaMA-2-7B shape
 #   bench/peers/full_ft_torch.py  PyTorch full fine-tuning, TinyLlama-1.1B shape
 #                                 (and one bf16 8192³ matrix product for reference)
@@ -96,6 +97,9 @@ fi
 
 run go-7b "$BIN/bench-gpu" -json -shape llama2-7b -mode smt -steps "$STEPS"
 run go-1b "$BIN/bench-gpu" -json -shape tinyllama-1.1b -mode smt,full -steps "$STEPS"
+# The same 16 sequences per step in 2 micro-batches of 8: half the
+# activations, for the memory ratio at equal batch.
+run go-1b-accum2 "$BIN/bench-gpu" -json -shape tinyllama-1.1b -mode smt,full -accum 2 -steps "$STEPS"
 
 # The peers use our peak figure, so every MFU has the same denominator.
 PEAK=$(grep -o '"peak_tflops":[0-9.]*' "$RESULTS" | head -1 | cut -d: -f2)

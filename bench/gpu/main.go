@@ -65,6 +65,7 @@ func benchMain(args []string, load cuda.Options, stdout io.Writer) int {
 	fs.IntVar(&o.Steps, "steps", 3, "timed steps (the median is reported)")
 	fs.IntVar(&o.Warmup, "warmup", 1, "untimed steps before them (cuBLAS heuristics, PTX JIT, scratch growth)")
 	fs.Float64Var(&o.PeakTFLOPs, "peak", 0, "peak bf16 TFLOP/s for MFU (0: the datasheet value for the device's name)")
+	fs.IntVar(&o.Accum, "accum", 1, "micro-batches per step: the batch is split and the gradients accumulated (less activation memory, same tokens per step)")
 	fs.BoolVar(&o.Phases, "phases", true, "time one more step phase by phase (forward, loss, backward, optimizer)")
 	fs.Float64Var(&o.Std, "std", 0.02, "standard deviation of the random weights")
 	device := fs.Int("device", 0, "CUDA device number")
@@ -93,8 +94,8 @@ func benchMain(args []string, load cuda.Options, stdout io.Writer) int {
 		return 2
 	}
 	o.Seed = *seed
-	if o.Steps < 1 || o.Warmup < 0 || o.BlockSize <= 0 || o.Budget <= 0 || o.NBlocks < 0 {
-		fmt.Fprintln(stderr, "bench-gpu: -steps must be ≥ 1, -warmup ≥ 0, -block and -budget positive, -nblocks ≥ 0")
+	if o.Steps < 1 || o.Warmup < 0 || o.BlockSize <= 0 || o.Budget <= 0 || o.NBlocks < 0 || o.Accum < 1 || sh.Batch%o.Accum != 0 {
+		fmt.Fprintln(stderr, "bench-gpu: -steps must be ≥ 1, -warmup ≥ 0, -block and -budget positive, -nblocks ≥ 0, -accum ≥ 1 dividing -batch")
 		return 2
 	}
 	var list []string
@@ -123,7 +124,7 @@ func benchMain(args []string, load cuda.Options, stdout io.Writer) int {
 				_ = enc.Encode(p)
 			}
 		} else {
-			writePlans(stdout, sh, plans)
+			writePlans(stdout, sh, o.Accum, plans)
 		}
 		return 0
 	}

@@ -83,10 +83,11 @@ func planMode(sh Shape, o RunOptions) (Plan, error) {
 	}
 	p.Parts["trainable"] = be.bytes - before
 	before = be.bytes
-	a := m.NewTrainActs(sh.Batch, sh.Seq, tr.Targets)
+	micro := sh.Batch / max(o.Accum, 1)
+	a := m.NewTrainActs(micro, sh.Seq, tr.Targets)
 	p.Parts["acts"], p.Parts["acts_scratch"] = a.Bytes, a.ScratchBytes
 	p.Parts["rope"] = be.bytes - before - a.Bytes - a.ScratchBytes // rounding and RoPE tables
-	s := m.NewGradScratch(sh.Tokens())
+	s := m.NewGradScratch(micro * sh.Seq)
 	p.Parts["grad_scratch"] = s.Bytes
 	p.Total = be.bytes
 	return p, nil
@@ -94,8 +95,12 @@ func planMode(sh Shape, o RunOptions) (Plan, error) {
 
 // writePlans prints the plans of the modes as a table, with the SMT ÷ full
 // ratio when both are there.
-func writePlans(w io.Writer, sh Shape, plans []Plan) {
-	fmt.Fprintf(w, "Planned device memory (our buffers; add 32 MiB cuBLAS workspace, the scratch arena and the CUDA context), %s, batch %d × %d:\n\n", sh.Name, sh.Batch, sh.Seq)
+func writePlans(w io.Writer, sh Shape, accum int, plans []Plan) {
+	acc := ""
+	if accum > 1 {
+		acc = fmt.Sprintf(" in %d micro-batches", accum)
+	}
+	fmt.Fprintf(w, "Planned device memory (our buffers; add 32 MiB cuBLAS workspace, the scratch arena and the CUDA context), %s, batch %d × %d%s:\n\n", sh.Name, sh.Batch, sh.Seq, acc)
 	fmt.Fprintln(w, "| mode | params | trained state | saved activations | shared activations | backward scratch | total |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	byMode := map[string]int64{}

@@ -32,6 +32,7 @@ type Row struct {
 	Versions     map[string]string  `json:"versions"`
 	MatmulTFLOPs float64            `json:"matmul_tflops"`
 	PhaseMS      map[string]float64 `json:"phase_ms"`
+	Accum        int                `json:"accum"`
 	Error        string             `json:"error"`
 	Skipped      string             `json:"skipped"`
 }
@@ -137,6 +138,9 @@ func writeTable(w io.Writer, rows []Row, meta reportMeta) {
 			notes = strings.TrimSpace(strings.Join(v, ", ") + "; " + notes)
 			notes = strings.TrimSuffix(notes, ";")
 		}
+		if r.Accum > 1 {
+			notes = strings.TrimPrefix(notes+fmt.Sprintf("; %d micro-batches of %d", r.Accum, r.Shape.Batch/r.Accum), "; ")
+		}
 		if len(r.PhaseMS) > 0 {
 			notes = strings.TrimPrefix(notes+fmt.Sprintf("; phases ms: fwd %.0f, loss %.0f, bwd %.0f, opt %.0f",
 				r.PhaseMS["forward"], r.PhaseMS["loss"], r.PhaseMS["backward"], r.PhaseMS["optimizer"]), "; ")
@@ -160,9 +164,16 @@ func writeTable(w io.Writer, rows []Row, meta reportMeta) {
 			count(r.Trained), r.StepMS, r.TokensPerS, r.TFLOPs, mfu, gib(r.PeakMem), gibOrDash(r.DeviceUsed), cell(notes))
 	}
 	fmt.Fprintln(w)
+	// Runs compare within a shape and micro-batching.
+	key := func(r Row) string {
+		if r.Accum > 1 {
+			return fmt.Sprintf("%s in %d micro-batches", r.Shape.Name, r.Accum)
+		}
+		return r.Shape.Name
+	}
 	find := func(impl, mode, shape string) (Row, bool) {
 		for _, r := range rows {
-			if r.Impl == impl && r.Mode == mode && r.Shape.Name == shape && r.ok() {
+			if r.Impl == impl && r.Mode == mode && key(r) == shape && r.ok() {
 				return r, true
 			}
 		}
@@ -171,9 +182,9 @@ func writeTable(w io.Writer, rows []Row, meta reportMeta) {
 	var shapes []string
 	seen := map[string]bool{}
 	for _, r := range rows {
-		if !seen[r.Shape.Name] {
-			seen[r.Shape.Name] = true
-			shapes = append(shapes, r.Shape.Name)
+		if !seen[key(r)] {
+			seen[key(r)] = true
+			shapes = append(shapes, key(r))
 		}
 	}
 	mark := func(good bool) string {

@@ -26,6 +26,7 @@ type RunOptions struct {
 	Warmup     int // untimed steps first
 	PeakTFLOPs float64
 	Phases     bool // time one more step phase by phase
+	Accum      int  // micro-batches per step (the batch is split; 0 or 1: none)
 	Std        float64
 }
 
@@ -61,6 +62,7 @@ type Result struct {
 	MemParts       map[string]int64   `json:"mem_parts"`
 	PhaseMS        map[string]float64 `json:"phase_ms,omitempty"`
 	Losses         []float64          `json:"losses"`
+	Accum          int                `json:"accum"`
 	Device         string             `json:"device"`
 	InitS          float64            `json:"init_s"`
 	Error          string             `json:"error,omitempty"`
@@ -139,12 +141,14 @@ func runMode(be *cuda.Backend, sh Shape, o RunOptions) (res Result, err error) {
 		}
 		src = append(src, ex)
 	}
-	l, err := train.NewLoader(src, sh.Batch, sh.Seq, false, o.Seed)
+	accum := max(o.Accum, 1)
+	res.Accum = accum
+	l, err := train.NewLoader(src, sh.Batch/accum, sh.Seq, false, o.Seed)
 	if err != nil {
 		return res, err
 	}
 	opt := train.DefaultOptions()
-	opt.LR, opt.Schedule, opt.Steps = 1e-5, "constant", o.Warmup+o.Steps+1
+	opt.LR, opt.Schedule, opt.Steps, opt.Accum = 1e-5, "constant", o.Warmup+o.Steps+1, accum
 	t, err := train.NewTrainer(m, tr, opt, l)
 	if err != nil {
 		return res, err
@@ -203,26 +207,37 @@ func runMode(be *cuda.Backend, sh Shape, o RunOptions) (res Result, err error) {
 
 // phaseStep runs one more training step with a device synchronisation
 // after each phase and returns the milliseconds of each: forward, loss
-// (cross-entropy and its gradient), backward, optimizer (gradient norm,
-// clipping, AdamW, writing the trained values into the weights).
+// (cross-entropy and its gradient), backward (each summed over the step's
+// micro-batches), optimizer (gradient norm, clipping, AdamW, writing the
+// trained values into the weights).
 func phaseStep(be *cuda.Backend, t *train.Trainer) map[string]float64 {
 	m, tr := t.M, t.T
-	b, _ := t.Loader.Next(t.Pos)
-	a := t.Acts().View(b.B, b.T)
 	ph := map[string]float64{}
 	clock := time.Now()
 	lap := func(name string) {
 		be.Sync()
-		ph[name] = float64(time.Since(clock).Microseconds()) / 1000
+		ph[name] += float64(time.Since(clock).Microseconds()) / 1000
 		clock = time.Now()
 	}
 	be.Zero(tr.Grad)
-	m.Forward(a, b.IDs)
-	lap("forward")
-	m.LossSum(a, b.Targets, float32(1/float64(max(b.Count, 1))))
-	lap("loss")
-	m.Backward(a, b.IDs, tr.Targets, t.Scratch())
-	lap("backward")
+	var batches []*train.Batch
+	total := 0
+	for i := 0; i < max(t.Opt.Accum, 1); i++ {
+		var b *train.Batch
+		b, t.Pos = t.Loader.Next(t.Pos)
+		batches = append(batches, b)
+		total += b.Count
+	}
+	clock = time.Now()
+	for _, b := range batches {
+		a := t.Acts().View(b.B, b.T)
+		m.Forward(a, b.IDs)
+		lap("forward")
+		m.LossSum(a, b.Targets, float32(1/float64(max(total, 1))))
+		lap("loss")
+		m.Backward(a, b.IDs, tr.Targets, t.Scratch())
+		lap("backward")
+	}
 	norm := math.Sqrt(be.SumSquares(tr.Grad, tr.N))
 	if c := t.Opt.Clip / (norm + 1e-6); t.Opt.Clip > 0 && c < 1 {
 		be.Scale(tr.Grad, float32(c), tr.N)
