@@ -76,9 +76,13 @@ func run(c *cli.Context) error {
 	if opt.Batch <= 0 {
 		return cmdutil.Usagef("--batch must be positive")
 	}
-	be, err := cmdutil.OpenBackend(com, prog)
+	be, cm, err := cmdutil.OpenRun(com, prog)
 	if err != nil {
 		return err
+	}
+	defer cm.Close()
+	if cm.Size() > 1 {
+		opt.Comm = cm
 	}
 	m, err := llama.Load(opt.Model, be)
 	if err != nil {
@@ -89,6 +93,9 @@ func run(c *cli.Context) error {
 	res, err := smttrain.Run(ctx, m, opt, prog)
 	if err != nil {
 		return err
+	}
+	if cm.Rank() != 0 {
+		return nil // rank 0 reports
 	}
 	if com.JSON {
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -103,7 +110,7 @@ func run(c *cli.Context) error {
 	fmt.Println(")")
 	fmt.Printf("training:     %d steps, %.2f epochs, loss %.4f → %.4f, %.0f tokens/s\n", res.Steps, res.Epochs, res.FirstLoss, res.LastLoss, float64(res.Tokens)/math.Max(res.Seconds, 1e-9))
 	if !math.IsNaN(res.BestEvalLoss) {
-		fmt.Printf("held-out:     %.4f at the start → %.4f (best, step %d)\n", res.BaseEvalLoss, res.BestEvalLoss, res.BestStep)
+		fmt.Printf("held-out:     %.4f at the start → %.4f (lowest, step %d)\n", res.BaseEvalLoss, res.BestEvalLoss, res.BestStep)
 	}
 	mm, ff := res.Memory, res.FullFT
 	fmt.Printf("memory:       %-22s %12s %12s\n", "", "SMT", "full FT")

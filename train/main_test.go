@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/smt-go/smt/internal/testshards"
 	"github.com/smt-go/smt/internal/testutil"
 	"github.com/smt-go/smt/pkg/blocks"
+	"github.com/smt-go/smt/pkg/delta"
 	"github.com/smt-go/smt/pkg/llama"
 	"github.com/smt-go/smt/pkg/train"
 )
@@ -160,5 +164,71 @@ func TestUsageErrors(t *testing.T) {
 	err = cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("missing model: %v, want exit code 1", err)
+	}
+}
+
+// Two train processes launched like torchrun (RANK, WORLD_SIZE,
+// MASTER_ADDR, MASTER_PORT; TCP communicator on the CPU) with batch 2 each
+// give the delta of one process with batch 4.
+func TestTwoRanksEqualDoubleBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary three times")
+	}
+	bin := buildTrain(t)
+	data := testshards.Build(t, "llm-adapters/dataset/ARC-Easy/train.json", 32, 8, 320)
+	work := t.TempDir()
+	bl := filepath.Join(work, "blocks.arrow")
+	writeBlocks(t, bl)
+	model := testutil.RepoRoot(t) + "/models/stories260K"
+	args := func(out, batch string) []string {
+		return []string{"--model", model, "--data", data, "--blocks", bl, "--out", out, "--steps", "6", "--batch", batch,
+			"--lr", "2e-3", "--eval-every", "3", "--keep", "last", "--checkpoint-every", "0", "--threads", "1", "--quiet", "--device", "cpu"}
+	}
+	one := filepath.Join(work, "one")
+	if out, err := exec.Command(bin, args(one, "4")...).CombinedOutput(); err != nil {
+		t.Fatalf("single process: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	two := filepath.Join(work, "two")
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for r := 0; r < 2; r++ {
+		cmd := exec.Command(bin, args(two, "2")...)
+		cmd.Env = append(os.Environ(), "RANK="+strconv.Itoa(r), "LOCAL_RANK="+strconv.Itoa(r), "WORLD_SIZE=2",
+			"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "SMT_COMM_PORT="+strconv.Itoa(port))
+		var b bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &b, &b
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &b)
+	}
+	for r, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("rank %d: %v\n%s", r, err, outs[r])
+		}
+	}
+	_, want, err := delta.Read(filepath.Join(one, "delta.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := delta.Read(filepath.Join(two, "delta.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d matrices, want %d", len(got), len(want))
+	}
+	for i := range want {
+		for j := range want[i].Values {
+			if d := math.Abs(float64(got[i].Values[j] - want[i].Values[j])); d > 1e-5 {
+				t.Fatalf("%s value %d: 2 ranks %g, 1 rank %g", want[i].Name, j, got[i].Values[j], want[i].Values[j])
+			}
+		}
 	}
 }

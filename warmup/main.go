@@ -79,9 +79,13 @@ func run(c *cli.Context) error {
 	if opt.Steps <= 0 || opt.Batch <= 0 {
 		return cmdutil.Usagef("--steps and --batch must be positive")
 	}
-	be, err := cmdutil.OpenBackend(com, prog)
+	be, cm, err := cmdutil.OpenRun(com, prog)
 	if err != nil {
 		return err
+	}
+	defer cm.Close()
+	if cm.Size() > 1 {
+		opt.Comm = cm
 	}
 	m, err := llama.Load(opt.Model, be)
 	if err != nil {
@@ -92,6 +96,9 @@ func run(c *cli.Context) error {
 	res, err := warmup.Run(ctx, m, opt, prog)
 	if err != nil {
 		return err
+	}
+	if cm.Rank() != 0 {
+		return nil // rank 0 reports
 	}
 	if com.JSON {
 		b, _ := json.MarshalIndent(map[string]any{"scores": opt.Out, "result": res}, "", "  ")

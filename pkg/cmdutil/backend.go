@@ -2,10 +2,12 @@ package cmdutil
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/backend/choose"
+	"github.com/smt-go/smt/pkg/comm"
 )
 
 // OpenBackend returns the compute backend the common flags ask for:
@@ -25,4 +27,51 @@ func OpenBackend(c Common, prog *Progress) (backend.Backend, error) {
 	}
 	prog.Event("device", "device: "+be.Name(), map[string]any{"backend": be.Name()})
 	return be, nil
+}
+
+// OpenRun joins the data-parallel run this process belongs to (torchrun's
+// or Slurm's environment; a single process when none is set) and opens its
+// backend: with several ranks, --device auto or cuda opens the GPU of the
+// local rank. Progress of ranks other than 0 is silenced.
+func OpenRun(c Common, prog *Progress) (backend.Backend, comm.Comm, error) {
+	env, err := comm.FromEnv()
+	if err != nil {
+		return nil, nil, UsageError{Err: err}
+	}
+	if env.Size > 1 {
+		if env.Rank != 0 {
+			prog.quiet = true
+		}
+		d := strings.ToLower(c.Device)
+		if d == "auto" || d == "cuda" || d == "" {
+			if be, err := choose.OpenWithNotice(fmt.Sprintf("cuda:%d", env.LocalRank), c.Threads, nil); err == nil {
+				prog.Event("device", "device: "+be.Name(), map[string]any{"backend": be.Name()})
+				return joinRun(env, be, prog)
+			}
+			if d == "cuda" { // each rank may see a single device
+				be, err := choose.Open("cuda:0", c.Threads)
+				if err != nil {
+					return nil, nil, err
+				}
+				return joinRun(env, be, prog)
+			}
+		}
+	}
+	be, err := OpenBackend(c, prog)
+	if err != nil {
+		return nil, nil, err
+	}
+	return joinRun(env, be, prog)
+}
+
+func joinRun(env comm.Env, be backend.Backend, prog *Progress) (backend.Backend, comm.Comm, error) {
+	var notice bytes.Buffer
+	cm, err := comm.OpenWith(env, be, comm.Options{Notice: &notice})
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := strings.TrimSpace(notice.String()); n != "" {
+		prog.Event("comm", n, map[string]any{"rank": env.Rank, "size": env.Size})
+	}
+	return be, cm, nil
 }

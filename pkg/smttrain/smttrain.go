@@ -49,6 +49,11 @@ type Options struct {
 	Keep            string // "best" (lowest held-out loss; the reference) or "last"
 	CheckpointEvery int    // 0: no checkpoints
 	Resume          bool
+
+	// Comm, when set, makes the run data parallel: each rank reads its
+	// share of every batch, the block gradients are summed over ranks, and
+	// rank 0 writes checkpoints, metrics and the delta.
+	Comm train.Reducer
 }
 
 // Result summarises a run.
@@ -170,6 +175,10 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.Shards, err)
 	}
+	leader := opt.Comm == nil || opt.Comm.Rank() == 0
+	if opt.Comm != nil {
+		loader.Rank, loader.World = opt.Comm.Rank(), opt.Comm.Size()
+	}
 	steps := opt.Steps
 	if steps <= 0 {
 		perEpoch := (loader.BatchesPerEpoch() + opt.Opt.Accum - 1) / opt.Opt.Accum
@@ -187,6 +196,7 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, cmdutil.UsageError{Err: err}
 	}
+	t.Comm = opt.Comm
 	settings, _ := json.Marshal(struct {
 		Steps, Batch, MaxLen int
 		Pack                 bool
@@ -218,12 +228,14 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 		return nil, fmt.Errorf("%s holds checkpoints of an earlier run: pass --resume to continue it, or use a new --out", r.CheckpointDir)
 	}
 	metricsPath := filepath.Join(opt.Out, "metrics.jsonl")
-	mf, err := openMetrics(metricsPath, t.Step)
-	if err != nil {
-		return nil, err
+	if leader {
+		mf, err := openMetrics(metricsPath, t.Step)
+		if err != nil {
+			return nil, err
+		}
+		defer mf.Close()
+		r.Metrics = mf
 	}
-	defer mf.Close()
-	r.Metrics = mf
 
 	// Memory report.
 	master, grads, optim := tr.Bytes()
@@ -247,13 +259,10 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 		res.Seconds += st.Duration.Seconds()
 		res.Epochs = st.Epoch
 	}
-	startStep := t.Step
 	if err := r.Run(ctx); err != nil {
 		return nil, err
 	}
-	if startStep == 0 {
-		res.BaseEvalLoss = baseEval(metricsPath)
-	}
+	res.BaseEvalLoss = baseEval(metricsPath) // step 0's record survives a resume
 	res.Steps = t.Step
 	res.BestEvalLoss, res.BestStep = r.BestLoss, r.BestStep
 
@@ -264,6 +273,9 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 		vals, kept = r.Best, "best"
 	}
 	res.Kept = kept
+	if !leader {
+		return res, nil
+	}
 	host := make([]float32, tr.N)
 	m.BE.Download(host, vals)
 	var mats []delta.Matrix

@@ -8,79 +8,9 @@ import (
 
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/backend/cpu"
+	"github.com/smt-go/smt/pkg/comm"
 	"github.com/smt-go/smt/pkg/llama"
 )
-
-// hub is a minimal in-process reducer for this test: ranks add their
-// values in rank order.
-type hub struct {
-	n       int
-	mu      sync.Mutex
-	cond    *sync.Cond
-	gen     int
-	arrived int
-	parts   [][]float64
-	result  []float64
-}
-
-type hubRank struct {
-	h    *hub
-	rank int
-}
-
-func newHub(n int) []*hubRank {
-	h := &hub{n: n, parts: make([][]float64, n)}
-	h.cond = sync.NewCond(&h.mu)
-	rs := make([]*hubRank, n)
-	for i := range rs {
-		rs[i] = &hubRank{h, i}
-	}
-	return rs
-}
-
-func (r *hubRank) Rank() int { return r.rank }
-func (r *hubRank) Size() int { return r.h.n }
-
-func (r *hubRank) AllReduceFloat64(v []float64) error {
-	h := r.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	gen := h.gen
-	h.parts[r.rank] = append([]float64(nil), v...)
-	h.arrived++
-	if h.arrived == h.n {
-		h.result = make([]float64, len(v))
-		for _, p := range h.parts { // rank order
-			for i, x := range p {
-				h.result[i] += x
-			}
-		}
-		h.arrived = 0
-		h.gen++
-		h.cond.Broadcast()
-	} else {
-		for h.gen == gen {
-			h.cond.Wait()
-		}
-	}
-	copy(v, h.result)
-	return nil
-}
-
-func (r *hubRank) AllReduceSum(be backend.Backend, buf backend.Buf, n int) error {
-	x := cpu.Data[float32](buf)[:n]
-	v := make([]float64, n)
-	for i, f := range x {
-		v[i] = float64(f)
-	}
-	if err := r.AllReduceFloat64(v); err != nil {
-		return err
-	}
-	for i := range x {
-		x[i] = float32(v[i])
-	}
-	return nil
-}
 
 // N ranks with batch B each follow one rank with batch N·B step for step.
 func TestDataParallelEqualsLargeBatch(t *testing.T) {
@@ -120,7 +50,7 @@ func TestDataParallelEqualsLargeBatch(t *testing.T) {
 	const N, B = 3, 4
 	wantLoss := make([]float64, opt.Steps)
 	want := run(0, 1, N*B, nil, wantLoss)
-	ranks := newHub(N)
+	ranks := comm.NewLocal(N)
 	got := make([][]float32, N)
 	gotLoss := make([][]float64, N)
 	var wg sync.WaitGroup

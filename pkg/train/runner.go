@@ -48,6 +48,8 @@ type Runner struct {
 
 	// OnStep is called after each step (after evaluation).
 	OnStep func(StepStats)
+
+	initialized bool
 }
 
 // Resume loads the newest checkpoint of CheckpointDir, if any, and reports
@@ -70,11 +72,15 @@ func (r *Runner) Resume() (bool, error) {
 }
 
 func (r *Runner) init() {
+	if r.initialized {
+		return
+	}
+	r.initialized = true
+	r.BestLoss = math.NaN()
 	if r.KeepBest && r.Best == nil {
 		be := r.T.M.BE
 		r.Best = be.Alloc(backend.F32, r.T.T.N)
 		be.Copy2D(r.Best, r.T.T.N, r.T.T.Master, r.T.T.N, 1, r.T.T.N)
-		r.BestLoss = math.NaN()
 	}
 	if r.KeepCheckpoints <= 0 {
 		r.KeepCheckpoints = 2

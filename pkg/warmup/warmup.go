@@ -46,6 +46,11 @@ type Options struct {
 	Kinds       []llama.Kind // matrices to score (q, k, v by default)
 	BlockSize   int
 	SaveWeights string // with Update adamw: write the warmed model here
+
+	// Comm, when set, makes the run data parallel: each rank reads its
+	// share of every batch, the gradients are summed over ranks, and rank 0
+	// writes the outputs.
+	Comm train.Reducer
 }
 
 // Result summarises a run.
@@ -146,6 +151,10 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.Shards, err)
 	}
+	leader := opt.Comm == nil || opt.Comm.Rank() == 0
+	if opt.Comm != nil {
+		loader.Rank, loader.World = opt.Comm.Rank(), opt.Comm.Size()
+	}
 	be := m.BE
 	// Which tensors are scored.
 	var scored []int
@@ -169,6 +178,7 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, cmdutil.UsageError{Err: err}
 	}
+	t.Comm = opt.Comm
 	// Accumulators: G = Σ g, A = Σ |g| per scored tensor.
 	res := &Result{}
 	sumG, sumA := map[int]backend.Buf{}, map[int]backend.Buf{}
@@ -187,7 +197,7 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	}
 	var metrics io.Writer
 	var mf *atomicfile.File
-	if opt.Metrics != "" {
+	if opt.Metrics != "" && leader {
 		if mf, err = atomicfile.Create(opt.Metrics); err != nil {
 			return nil, err
 		}
@@ -243,6 +253,11 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	}
 	meta := scores.Meta{BlockSize: S, Steps: res.Steps, Tokens: res.Tokens, Targets: res.Targets, Update: opt.Update,
 		ModelHash: modelHash, DataHash: dataHash, ModelParams2D: params2D, Shapes: shapes, Layers: m.Cfg.NumHiddenLayers}
+	res.Blocks = len(blocks)
+	res.PeakRSS = memstat.PeakRSS()
+	if !leader {
+		return res, nil
+	}
 	if opt.SaveWeights != "" {
 		dt, err := llama.WeightDType(opt.Model)
 		if err != nil {
@@ -264,8 +279,6 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 			return nil, err
 		}
 	}
-	res.Blocks = len(blocks)
-	res.PeakRSS = memstat.PeakRSS()
 	return res, nil
 }
 

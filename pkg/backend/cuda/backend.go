@@ -786,3 +786,14 @@ func (be *Backend) getBytes(op string, dst unsafe.Pointer, src cu.DevicePtr, byt
 	be.must(op, be.drv.MemcpyDtoHAsync(dst, src, bytes, be.st))
 	be.must(op, be.drv.StreamSynchronize(be.st))
 }
+
+// OnStream runs fn with the backend's context current on the calling
+// goroutine's (locked) OS thread, serialized with the backend's own
+// operations, passing the stream the backend queues its work on; it
+// returns fn's error. Communicators (package comm) launch their collectives
+// through it so that they are ordered with the backend's kernels.
+func (be *Backend) OnStream(fn func(s cu.Stream) error) error {
+	be.enter()
+	defer be.exit()
+	return fn(be.st)
+}
