@@ -44,7 +44,7 @@ type result struct {
 
 type memSource []shards.Example
 
-func (s memSource) Len() int                  { return len(s) }
+func (s memSource) Len() int                 { return len(s) }
 func (s memSource) Get(i int) shards.Example { return s[i] }
 
 func main() {

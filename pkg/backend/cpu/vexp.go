@@ -7,9 +7,9 @@ import "golang.org/x/sys/cpu"
 // part, and the Taylor coefficients 1/6! … 1/0!.
 var expConsts = [...]float32{
 	-104.5, 89, // 0, 1: input clamp (results round to 0 and +Inf beyond)
-	1.44269504088896341, // 2: log2(e)
-	0.693359375,         // 3: ln2 high part
-	-2.12194440e-4,      // 4: ln2 low part
+	1.44269504088896341,                                // 2: log2(e)
+	0.693359375,                                        // 3: ln2 high part
+	-2.12194440e-4,                                     // 4: ln2 low part
 	1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1, // 5..11: polynomial, highest degree first
 }
 
