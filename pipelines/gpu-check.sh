@@ -7,8 +7,8 @@
 # libraries at run time and run anywhere with glibc), then copy the
 # checkout with bin/ to the GPU machine:
 #
-#   pipelines/gpu-check.sh --build     # make build + test binaries in bin/tests
-#   pipelines/gpu-check.sh             # on the GPU machine
+#   pipelines/gpu-check.sh --build     # make build + test binaries in bin/tests + bin/gpu-bundle.tar.xz
+#   pipelines/gpu-check.sh             # on the GPU machine (carry bin/gpu-bundle.tar.xz)
 #
 # Environment: OUT (default out/gpu-check), LIMIT (seconds per check,
 # default 240), SMT_CUDA_LIBRARY_PATH (extra directories holding libcuda,
@@ -50,10 +50,21 @@ if [ "${1:-}" = "--build" ]; then
 	make build || echo "gpu-check: make build failed; the checks that need the stage binaries will skip" >&2
 	mkdir -p "$TESTS"
 	for p in $TEST_PKGS; do
-		go test -c -o "$(test_bin "$p")" "./$p"
+		go test -c -ldflags="-s -w" -o "$(test_bin "$p")" "./$p"
 	done
-	echo "built $BIN and $TESTS"
+	./pipelines/bench-gpu.sh --build || echo "gpu-check: bench-gpu build failed; the benchmark row will skip" >&2
+	# One compressed bundle: the device tool carries at most 64 MiB, and
+	# bin/ is larger than that uncompressed.
+	(cd "$ROOT" && tar cJf "$BIN/gpu-bundle.tar.xz" --exclude=gpu-bundle.tar.xz bin)
+	echo "built $BIN and $TESTS; bundle $BIN/gpu-bundle.tar.xz ($(du -h "$BIN/gpu-bundle.tar.xz" | cut -f1)): carry it and this script unpacks it"
 	exit 0
+fi
+
+# On the GPU machine: unpack the bundle when only it was carried.
+if [ -f "$BIN/gpu-bundle.tar.xz" ] && [ ! -x "$BIN/train" ]; then
+	(cd "$ROOT" && { tar xJf "$BIN/gpu-bundle.tar.xz" 2>/dev/null ||
+		python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".")' "$BIN/gpu-bundle.tar.xz"; }) ||
+		echo "gpu-check: could not unpack $BIN/gpu-bundle.tar.xz" >&2
 fi
 
 mkdir -p "$OUT"
