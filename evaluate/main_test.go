@@ -65,18 +65,7 @@ func testdata(t *testing.T, name string) string {
 // runBin runs the binary and returns its stdout, stderr and exit code.
 func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return stdout.String(), stderr.String(), code
+	return testutil.RunCmd(t, exec.Command(bin, args...))
 }
 
 // The greedy story from BOS and the sampled one (run.c's sampler, seed

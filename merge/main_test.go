@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/smt-go/smt/internal/testutil"
 	"github.com/smt-go/smt/pkg/delta"
 	"github.com/smt-go/smt/pkg/llama"
 )
@@ -34,18 +33,8 @@ func buildMerge(t *testing.T) string {
 // runBin runs the binary and returns its exit code, stdout and stderr.
 func runBin(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, stdout.String(), stderr.String()
+	o, e, code := testutil.RunCmd(t, exec.Command(bin, args...))
+	return code, o, e
 }
 
 // writeDelta writes a one-block delta for stories260K's layer 1 v_proj

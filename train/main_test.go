@@ -22,16 +22,7 @@ import (
 )
 
 // buildTrain compiles the train binary into a temporary directory.
-func buildTrain(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "train")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildTrain(t *testing.T) string { return testutil.BuildBinary(t, "train") }
 
 // writeBlocks writes a block index for stories260K: some 16×16 blocks of
 // V, K and Q.

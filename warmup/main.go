@@ -37,22 +37,13 @@ Examples:
 			&cli.StringFlag{Name: "metrics", Usage: "metrics JSONL (default: warmup-metrics.jsonl beside --out)"},
 			&cli.IntFlag{Name: "steps", Value: 100, Usage: "warm-up steps (the paper: 100 for commonsense, 25 for Math10K)"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "sequences per micro-batch"},
-			&cli.IntFlag{Name: "grad-accum", Value: 1, Usage: "micro-batches per step"},
 			&cli.IntFlag{Name: "max-len", Usage: "longest sequence allowed (0: the model's max_position_embeddings)"},
 			&cli.BoolFlag{Name: "pack", Usage: "pack several examples into each row instead of padding"},
 			&cli.StringFlag{Name: "update", Value: "none", Usage: "none: gradients at the base weights; adamw: full fine-tuning steps as the released SMT code does"},
 			&cli.StringFlag{Name: "matrices", Value: "q,k,v", Usage: "matrices to score: any of q,k,v,o,gate,up,down"},
 			&cli.IntFlag{Name: "block-size", Value: 256, Usage: "block side; must divide the scored matrices' dimensions"},
 			&cli.StringFlag{Name: "save-weights", Usage: "with --update adamw: write the warmed model directory here"},
-			&cli.Float64Flag{Name: "lr", Value: 9.65e-6, Usage: "learning rate (--update adamw)"},
-			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, linear, cosine"},
-			&cli.IntFlag{Name: "warmup-steps", Usage: "learning-rate warm-up steps"},
-			&cli.Float64Flag{Name: "beta1", Value: 0.9},
-			&cli.Float64Flag{Name: "beta2", Value: 0.95},
-			&cli.Float64Flag{Name: "eps", Value: 1e-8},
-			&cli.Float64Flag{Name: "weight-decay", Value: 0},
-			&cli.Float64Flag{Name: "clip", Value: 1, Usage: "global gradient-norm clipping (0: none)"},
-		}, cmdutil.CommonFlags()...),
+		}, append(train.OptimizerFlags(9.65e-6, "constant"), cmdutil.CommonFlags()...)...),
 		Action: run,
 	}
 	cmdutil.Main(app)
@@ -69,9 +60,7 @@ func run(c *cli.Context) error {
 		Model: c.String("model"), Shards: c.String("data"), Out: c.String("out"), Metrics: c.String("metrics"),
 		Steps: c.Int("steps"), Batch: c.Int("batch"), MaxLen: c.Int("max-len"), Pack: c.Bool("pack"), Seed: com.Seed,
 		Update: c.String("update"), Kinds: kinds, BlockSize: c.Int("block-size"), SaveWeights: c.String("save-weights"),
-		Opt: train.Options{LR: c.Float64("lr"), Schedule: c.String("schedule"), Warmup: c.Int("warmup-steps"),
-			Beta1: c.Float64("beta1"), Beta2: c.Float64("beta2"), Eps: c.Float64("eps"),
-			WeightDecay: c.Float64("weight-decay"), Clip: c.Float64("clip"), Accum: c.Int("grad-accum")},
+		Opt: train.OptionsFromFlags(c),
 	}
 	if opt.Metrics == "" {
 		opt.Metrics = filepath.Join(filepath.Dir(opt.Out), "warmup-metrics.jsonl")

@@ -3,7 +3,10 @@
 package testutil
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -51,4 +54,34 @@ func Shared(t testing.TB, path string) string {
 		t.Skipf("shared file %s not found: %v", p, err)
 	}
 	return p
+}
+
+// BuildBinary compiles the main package in dir (relative to the repository
+// root, e.g. "train") into a temporary directory and returns its path.
+func BuildBinary(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(dir))
+	cmd := exec.Command("go", "build", "-o", bin, "./"+dir)
+	cmd.Dir = RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./%s: %v\n%s", dir, err, out)
+	}
+	return bin
+}
+
+// RunCmd runs cmd and returns its stdout, stderr and exit code; failing to
+// start it fails the test.
+func RunCmd(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
 }

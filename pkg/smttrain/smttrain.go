@@ -145,19 +145,10 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, err
 	}
-	dataHash, err := shards.Hash(opt.Shards, "train")
-	if err != nil {
-		return nil, err
-	}
 	blocksHash, err := fileSHA256(opt.Blocks)
 	if err != nil {
 		return nil, err
 	}
-	split, err := shards.OpenSplit(opt.Shards, "train")
-	if err != nil {
-		return nil, err
-	}
-	defer split.Close()
 	var eval *shards.Split
 	if man, err := shards.ReadManifest(opt.Shards); err == nil {
 		if _, ok := man.Splits["eval"]; ok {
@@ -171,14 +162,13 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if maxLen <= 0 {
 		maxLen = m.Cfg.MaxPositionEmbeddings
 	}
-	loader, err := train.NewLoader(split, opt.Batch, maxLen, opt.Pack, uint64(opt.Seed))
+	data, err := train.OpenData(opt.Shards, opt.Batch, maxLen, opt.Pack, opt.Seed, opt.Comm)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opt.Shards, err)
+		return nil, err
 	}
+	defer data.Close()
+	loader, dataHash := data.Loader, data.Hash
 	leader := opt.Comm == nil || opt.Comm.Rank() == 0
-	if opt.Comm != nil {
-		loader.Rank, loader.World = opt.Comm.Rank(), opt.Comm.Size()
-	}
 	steps := opt.Steps
 	if steps <= 0 {
 		perEpoch := (loader.BatchesPerEpoch() + opt.Opt.Accum - 1) / opt.Opt.Accum

@@ -24,7 +24,6 @@ import (
 	"github.com/smt-go/smt/pkg/llama"
 	"github.com/smt-go/smt/pkg/memstat"
 	"github.com/smt-go/smt/pkg/scores"
-	"github.com/smt-go/smt/pkg/shards"
 	"github.com/smt-go/smt/pkg/train"
 )
 
@@ -134,27 +133,17 @@ func Run(ctx context.Context, m *llama.Model, opt Options, prog *cmdutil.Progres
 	if err != nil {
 		return nil, err
 	}
-	dataHash, err := shards.Hash(opt.Shards, "train")
-	if err != nil {
-		return nil, err
-	}
-	split, err := shards.OpenSplit(opt.Shards, "train")
-	if err != nil {
-		return nil, err
-	}
-	defer split.Close()
 	maxLen := opt.MaxLen
 	if maxLen <= 0 {
 		maxLen = m.Cfg.MaxPositionEmbeddings
 	}
-	loader, err := train.NewLoader(split, opt.Batch, maxLen, opt.Pack, uint64(opt.Seed))
+	data, err := train.OpenData(opt.Shards, opt.Batch, maxLen, opt.Pack, opt.Seed, opt.Comm)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opt.Shards, err)
+		return nil, err
 	}
+	defer data.Close()
+	loader, dataHash := data.Loader, data.Hash
 	leader := opt.Comm == nil || opt.Comm.Rank() == 0
-	if opt.Comm != nil {
-		loader.Rank, loader.World = opt.Comm.Rank(), opt.Comm.Size()
-	}
 	be := m.BE
 	// Which tensors are scored.
 	var scored []int
