@@ -39,7 +39,7 @@ make --no-print-directory $dry -f pipelines/pipeline.mk all \
   BIN="$BIN" OUT="$OUT" MODEL=models/stories260K \
   TRAIN_DATA=data/llm-adapters/boolq/train.json EVAL_DATA=data/llm-adapters TASKS=boolq \
   TEMPLATE=smt MAX_LEN=512 EVAL_SPLIT=200 SEED=1234 \
-  WARMUP_STEPS=20 BATCH=16 BLOCK=16 MATRICES=q,k,v BUDGET=10% SCORE=mean_abs \
+  WARMUP_STEPS=20 BATCH=16 BLOCK=16 MATRICES=q,k,v BUDGET=3% SCORE=mean_abs \
   EPOCHS=1 LR=2e-3 EVAL_EVERY=20 CHECKPOINT_EVERY=100 \
   EVAL_LIMIT=0 EVAL_BATCH=100 MAX_NEW=24 \
   COMMON_FLAGS="--device cpu"

@@ -92,6 +92,15 @@ func report(out, statsPath string) error {
 		a := after[t.Task]
 		fmt.Printf("| %s accuracy (%d test examples) | %.1f%% (%d) | %.1f%% (%d) |\n", t.Task, t.N, 100*t.Accuracy, t.Correct, 100*a.Accuracy, a.Correct)
 	}
+	// The score of always giving each task's most frequent gold answer:
+	// what a model that learned only the format can reach.
+	if maj := majority(filepath.Join(out, "eval-smt", "predictions.jsonl")); len(maj) > 0 {
+		for _, t := range base.Tasks {
+			if m, ok := maj[t.Task]; ok {
+				fmt.Printf("| %s: always answering %q (for reference) | %.1f%% | %.1f%% |\n", t.Task, m.answer, 100*m.acc, 100*m.acc)
+			}
+		}
+	}
 	if len(base.Tasks) > 1 {
 		fmt.Printf("| average accuracy | %.1f%% | %.1f%% |\n", 100*base.Average, 100*smt.Average)
 	}
@@ -165,6 +174,47 @@ func readStats(path string) []stat {
 		if last[key(s)] == i {
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+type maj struct {
+	answer string
+	acc    float64
+}
+
+// majority returns, per task, the most frequent gold answer in a
+// predictions file and its share.
+func majority(path string) map[string]maj {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	counts := map[string]map[string]int{}
+	totals := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var p struct{ Task, Gold string }
+		if json.Unmarshal(sc.Bytes(), &p) != nil || p.Task == "" {
+			continue
+		}
+		if counts[p.Task] == nil {
+			counts[p.Task] = map[string]int{}
+		}
+		counts[p.Task][p.Gold]++
+		totals[p.Task]++
+	}
+	out := map[string]maj{}
+	for task, c := range counts {
+		best, n := "", -1
+		for a, k := range c {
+			if k > n || (k == n && a < best) {
+				best, n = a, k
+			}
+		}
+		out[task] = maj{best, float64(n) / float64(totals[task])}
 	}
 	return out
 }
