@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/smt-go/smt/pkg/backend"
+	"github.com/smt-go/smt/pkg/gemm"
 )
 
 // Float is the element type of a CPU backend.
@@ -79,7 +80,11 @@ func Data[T Float](b backend.Buf) []T {
 
 // Name implements backend.Backend.
 func (be *Backend[T]) Name() string {
-	return fmt.Sprintf("cpu (%s, %d threads)", dtypeOf[T](), be.threads)
+	g := "go " + gemm.KernelName()
+	if blas != nil {
+		g = "OpenBLAS " + blas.CoreName
+	}
+	return fmt.Sprintf("cpu (%s, %d threads, GEMM %s)", dtypeOf[T](), be.threads, g)
 }
 
 // DType implements backend.Backend.

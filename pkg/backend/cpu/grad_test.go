@@ -305,3 +305,26 @@ func TestExpSubSum(t *testing.T) {
 		}
 	}
 }
+
+// With OpenBLAS as the GEMM (when installed), the model's ops give the same
+// results as with the Go GEMM.
+func TestOpenBLASGemmMatches(t *testing.T) {
+	saved, savedBlas := sgemmFunc, blas
+	defer func() { sgemmFunc, blas = saved, savedBlas }()
+	if err := UseOpenBLAS(); err != nil {
+		t.Skip(err)
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	m, n, k := 37, 53, 71
+	a, b := to32(randVec(r, m*k, 1)), to32(randVec(r, k*n, 1))
+	be := New32(2)
+	c1, c2 := make([]float32, m*n), make([]float32, m*n)
+	be.MatMul(false, false, m, n, k, 1, Wrap(a), k, Wrap(b), n, 0, Wrap(c1), n)
+	sgemmFunc = saved
+	be.MatMul(false, false, m, n, k, 1, Wrap(a), k, Wrap(b), n, 0, Wrap(c2), n)
+	for i := range c1 {
+		if math.Abs(float64(c1[i]-c2[i])) > 1e-4 {
+			t.Fatalf("element %d: OpenBLAS %g, Go %g", i, c1[i], c2[i])
+		}
+	}
+}

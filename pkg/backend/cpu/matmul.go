@@ -2,15 +2,53 @@ package cpu
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/gemm"
+	"github.com/smt-go/smt/pkg/gemm/openblas"
 )
+
+// GemmEnv names an environment variable choosing the float32 GEMM:
+// "go" (the default: package gemm's SIMD kernels) or "openblas" (OpenBLAS
+// loaded at run time; the process fails to start the backend's first
+// product with a clear message if it is not installed).
+const GemmEnv = "SMT_GEMM"
 
 // sgemmFunc is the float32 GEMM the backend uses.
 var sgemmFunc = gemm.Sgemm
 
-func setGemmThreads(n int) { gemm.SetThreads(n) }
+var blas *openblas.Lib
+
+func setGemmThreads(n int) {
+	gemm.SetThreads(n)
+	if blas != nil {
+		blas.SetThreads(n)
+	}
+}
+
+// UseOpenBLAS switches the float32 GEMM to OpenBLAS (what SMT_GEMM=openblas
+// does at start-up).
+func UseOpenBLAS() error {
+	lib, err := openblas.Load()
+	if err != nil {
+		return err
+	}
+	blas, sgemmFunc = lib, lib.Sgemm
+	return nil
+}
+
+func init() {
+	switch os.Getenv(GemmEnv) {
+	case "", "go":
+	case "openblas":
+		if err := UseOpenBLAS(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s=openblas: %v; using the Go GEMM\n", GemmEnv, err)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "%s=%q is not go or openblas; using the Go GEMM\n", GemmEnv, os.Getenv(GemmEnv))
+	}
+}
 
 // MatMul implements backend.Backend.
 func (be *Backend[T]) MatMul(transA, transB bool, m, n, k int, alpha float32, a backend.Buf, lda int, b backend.Buf, ldb int, beta float32, c backend.Buf, ldc int) {
