@@ -55,7 +55,13 @@ if [ "${1:-}" = "--build" ]; then
 	./pipelines/bench-gpu.sh --build || echo "gpu-check: bench-gpu build failed; the benchmark row will skip" >&2
 	# One compressed bundle: the device tool carries at most 64 MiB, and
 	# bin/ is larger than that uncompressed.
-	(cd "$ROOT" && tar cJf "$BIN/gpu-bundle.tar.xz" --exclude=gpu-bundle.tar.xz bin)
+	files=()
+	for f in tokenize warmup select train merge evaluate plot-loss demo-report bench-gpu tests; do
+		[ -e "$BIN/$f" ] && files+=("bin/$f")
+	done
+	tmp=$(mktemp "${TMPDIR:-/tmp}/gpu-bundle.XXXXXX")
+	tar cJf "$tmp" -C "$ROOT" "${files[@]}"
+	mv "$tmp" "$BIN/gpu-bundle.tar.xz"
 	echo "built $BIN and $TESTS; bundle $BIN/gpu-bundle.tar.xz ($(du -h "$BIN/gpu-bundle.tar.xz" | cut -f1)): carry it and this script unpacks it"
 	exit 0
 fi
