@@ -23,6 +23,7 @@
 #   note NAME TEXT                  set the detail column of row NAME
 #   skip NAME REASON                a row for a check that cannot run here
 #   gotest NAME PKG REGEXP [ENV=V…] run tests of a prebuilt test binary
+#   fncheck NAME FUNC               run a hook's shell function (see below)
 # Variables: ROOT, BIN, TESTS, OUT, PY (python3 if present). Planned there:
 # stories260K greedy generation through bin/evaluate on the GPU, one SMT
 # train step on the GPU against the CPU (bin/train --device cuda vs cpu),
@@ -126,6 +127,31 @@ gotest() {
 	fi
 	check "$name" env SMT_CUDA_TESTS="$MODE" "$@" \
 		sh -c 'cd "$1" && shift && exec "$@"' _ "$ROOT/$pkg" "$bin" -test.run "$run" -test.v -test.count=1
+}
+
+# fncheck NAME FUNC: runs the shell function FUNC (defined by a hook) as
+# check NAME, as FUNC OUTDIR SMALL with ROOT, BIN and PY set. SMALL is 1 in
+# standin mode (FUNC then uses its smallest settings, on the stand-in
+# libraries) and 0 on a GPU. FUNC's "result: …" lines become the detail.
+# Needs python3 (the hooks compare files with pipelines/gpu-check.d/smtcheck.py).
+fncheck() {
+	local name=$1 fn=$2 small=0 env=() libs
+	if [ -z "$PY" ]; then
+		skip "$name" "no python3 (needed for the comparison helpers)"
+		return
+	fi
+	if [ "$MODE" = standin ]; then
+		small=1
+		if ! libs=$("$PY" "$ROOT/pipelines/gpu-check.d/smtcheck.py" standin-libs "$ROOT"); then
+			skip "$name" "standin: no stand-in libraries built for these sources (run the built-in checks first)"
+			return
+		fi
+		env=(SMT_CUDA_LIBRARY_PATH="$libs")
+	fi
+	export -f "$fn"
+	check "$name" env ROOT="$ROOT" BIN="$BIN" PY="$PY" "${env[@]}" bash -c "$fn"' "$@"' _ "$OUT/$name" "$small"
+	export -nf "$fn"
+	note "$name" "$(sed -n 's/^result: //p' "$OUT/$name.log" | paste -sd';' | sed 's/;/; /g')$([ "$MODE" = standin ] && echo " (standin)")"
 }
 
 echo "== gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"

@@ -3,18 +3,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/smt-go/smt/pkg/cmdutil"
-	"github.com/smt-go/smt/pkg/llama"
 	"github.com/smt-go/smt/pkg/memstat"
 	"github.com/smt-go/smt/pkg/smttrain"
 	"github.com/smt-go/smt/pkg/train"
@@ -65,25 +60,19 @@ func run(c *cli.Context) error {
 	if opt.Batch <= 0 {
 		return cmdutil.Usagef("--batch must be positive")
 	}
-	be, cm, err := cmdutil.OpenRun(com, prog)
+	run, err := cmdutil.StartRun(com, prog, opt.Model)
 	if err != nil {
 		return err
 	}
-	defer cm.Close()
-	if cm.Size() > 1 {
-		opt.Comm = cm
+	defer run.Close()
+	if pc := run.Parallel(); pc != nil {
+		opt.Comm = pc
 	}
-	m, err := llama.Load(opt.Model, be)
+	res, err := smttrain.Run(run.Ctx, run.Model, opt, prog)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	res, err := smttrain.Run(ctx, m, opt, prog)
-	if err != nil {
-		return err
-	}
-	if cm.Rank() != 0 {
+	if !run.Leader() {
 		return nil // rank 0 reports
 	}
 	if com.JSON {

@@ -4,18 +4,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/smt-go/smt/pkg/cmdutil"
-	"github.com/smt-go/smt/pkg/llama"
 	"github.com/smt-go/smt/pkg/memstat"
 	"github.com/smt-go/smt/pkg/train"
 	"github.com/smt-go/smt/pkg/warmup"
@@ -68,25 +63,19 @@ func run(c *cli.Context) error {
 	if opt.Steps <= 0 || opt.Batch <= 0 {
 		return cmdutil.Usagef("--steps and --batch must be positive")
 	}
-	be, cm, err := cmdutil.OpenRun(com, prog)
+	run, err := cmdutil.StartRun(com, prog, opt.Model)
 	if err != nil {
 		return err
 	}
-	defer cm.Close()
-	if cm.Size() > 1 {
-		opt.Comm = cm
+	defer run.Close()
+	if pc := run.Parallel(); pc != nil {
+		opt.Comm = pc
 	}
-	m, err := llama.Load(opt.Model, be)
+	res, err := warmup.Run(run.Ctx, run.Model, opt, prog)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	res, err := warmup.Run(ctx, m, opt, prog)
-	if err != nil {
-		return err
-	}
-	if cm.Rank() != 0 {
+	if !run.Leader() {
 		return nil // rank 0 reports
 	}
 	if com.JSON {

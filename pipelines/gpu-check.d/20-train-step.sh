@@ -102,27 +102,5 @@ gc_train_step() {
 	return $fail
 }
 
-if [ -z "$PY" ]; then
-	skip train-step "no python3 (needed to compare the deltas)"
-else
-	gc_ts_small=0
-	gc_ts_env=()
-	if [ "$MODE" = standin ]; then
-		gc_ts_small=1
-		if gc_ts_libs=$("$PY" "$ROOT/pipelines/gpu-check.d/smtcheck.py" standin-libs "$ROOT"); then
-			gc_ts_env=(SMT_CUDA_LIBRARY_PATH="$gc_ts_libs")
-		else
-			gc_ts_small=skip
-			skip train-step "standin: no stand-in libraries built for these sources (run the built-in checks first)"
-		fi
-	fi
-	if [ "$gc_ts_small" != skip ]; then
-		export -f gc_train_step
-		check train-step env ROOT="$ROOT" BIN="$BIN" PY="$PY" "${gc_ts_env[@]}" \
-			bash -c 'gc_train_step "$@"' _ "$OUT/train-step" "$gc_ts_small"
-		export -nf gc_train_step
-		note train-step "$(sed -n 's/^result: //p' "$OUT/train-step.log" | paste -sd';' | sed 's/;/; /g')$([ "$MODE" = standin ] && echo " (standin)")"
-	fi
-	unset gc_ts_small gc_ts_env gc_ts_libs
-fi
+fncheck train-step gc_train_step
 unset -f gc_train_step

@@ -101,27 +101,5 @@ gc_train_resume() {
 	return 0
 }
 
-if [ -z "$PY" ]; then
-	skip train-resume "no python3 (needed for the comparison helpers)"
-else
-	gc_tr_small=0
-	gc_tr_env=()
-	if [ "$MODE" = standin ]; then
-		gc_tr_small=1
-		if gc_tr_libs=$("$PY" "$ROOT/pipelines/gpu-check.d/smtcheck.py" standin-libs "$ROOT"); then
-			gc_tr_env=(SMT_CUDA_LIBRARY_PATH="$gc_tr_libs")
-		else
-			gc_tr_small=skip
-			skip train-resume "standin: no stand-in libraries built for these sources (run the built-in checks first)"
-		fi
-	fi
-	if [ "$gc_tr_small" != skip ]; then
-		export -f gc_train_resume
-		check train-resume env ROOT="$ROOT" BIN="$BIN" PY="$PY" "${gc_tr_env[@]}" \
-			bash -c 'gc_train_resume "$@"' _ "$OUT/train-resume" "$gc_tr_small"
-		export -nf gc_train_resume
-		note train-resume "$(sed -n 's/^result: //p' "$OUT/train-resume.log" | head -1)$([ "$MODE" = standin ] && echo " (standin)")"
-	fi
-	unset gc_tr_small gc_tr_env gc_tr_libs
-fi
+fncheck train-resume gc_train_resume
 unset -f gc_train_resume

@@ -2,12 +2,17 @@ package cmdutil
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/backend/choose"
 	"github.com/smt-go/smt/pkg/comm"
+	"github.com/smt-go/smt/pkg/llama"
 )
 
 // OpenBackend returns the compute backend the common flags ask for:
@@ -74,4 +79,48 @@ func joinRun(env comm.Env, be backend.Backend, prog *Progress) (backend.Backend,
 		prog.Event("comm", n, map[string]any{"rank": env.Rank, "size": env.Size})
 	}
 	return be, cm, nil
+}
+
+// Run is what a training stage starts with: the data-parallel
+// communicator, the model on its backend, and a context cancelled by
+// Ctrl-C or SIGTERM.
+type Run struct {
+	Comm  comm.Comm
+	Model *llama.Model
+	Ctx   context.Context
+	stop  context.CancelFunc
+}
+
+// StartRun joins the run (OpenRun), loads the model directory onto the
+// backend and installs the signal handling. Close releases it all.
+func StartRun(c Common, prog *Progress, modelDir string) (*Run, error) {
+	be, cm, err := OpenRun(c, prog)
+	if err != nil {
+		return nil, err
+	}
+	m, err := llama.Load(modelDir, be)
+	if err != nil {
+		cm.Close()
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return &Run{Comm: cm, Model: m, Ctx: ctx, stop: stop}, nil
+}
+
+// Parallel returns the communicator when the run has several ranks, nil
+// for a single process.
+func (r *Run) Parallel() comm.Comm {
+	if r.Comm.Size() > 1 {
+		return r.Comm
+	}
+	return nil
+}
+
+// Leader reports whether this process reports the results (rank 0).
+func (r *Run) Leader() bool { return r.Comm.Rank() == 0 }
+
+// Close stops the signal handling and leaves the run.
+func (r *Run) Close() error {
+	r.stop()
+	return r.Comm.Close()
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/smt-go/smt/pkg/backend"
 	"github.com/smt-go/smt/pkg/safetensors"
@@ -111,13 +110,4 @@ func HashWeights(dir string) (string, error) {
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ShortHash abbreviates a "sha256:…" hash for display.
-func ShortHash(h string) string {
-	h = strings.TrimPrefix(h, "sha256:")
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return h
 }

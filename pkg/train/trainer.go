@@ -128,9 +128,6 @@ func (t *Trainer) Acts() *llama.Acts { return t.acts }
 // Scratch returns the backward's scratch (for memory reports).
 func (t *Trainer) Scratch() *llama.GradScratch { return t.scratch }
 
-// LR returns the learning rate of the next step.
-func (t *Trainer) LR() float64 { return t.sched.LR(t.Step) }
-
 // TrainStep runs one optimizer step: Accum micro-batches of forward and
 // backward, the loss averaged over all their targets (on all ranks),
 // OnGrads, clipping and AdamW (unless the trainable is frozen). A

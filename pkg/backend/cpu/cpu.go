@@ -90,9 +90,6 @@ func (be *Backend[T]) Name() string {
 // DType implements backend.Backend.
 func (be *Backend[T]) DType() backend.DType { return dtypeOf[T]() }
 
-// Threads returns the number of worker goroutines used by parallel ops.
-func (be *Backend[T]) Threads() int { return be.threads }
-
 // Alloc implements backend.Backend. CPU buffers always hold T, whatever dt.
 func (be *Backend[T]) Alloc(dt backend.DType, n int) backend.Buf {
 	return &Buf[T]{D: make([]T, n)}
